@@ -1,0 +1,44 @@
+#pragma once
+// Argument checks that throw ebm errors whose messages say where and what.
+#include <ebm/core/error.hpp>
+#include <ebm/core/types.hpp>
+
+#include <string>
+#include <string_view>
+
+namespace ebm {
+
+/// "3x2", for messages about shapes.
+std::string shape_str(Index rows, Index cols);
+
+template <class Derived>
+std::string shape_str(const Eigen::EigenBase<Derived>& m) {
+  return shape_str(m.rows(), m.cols());
+}
+
+/// Throws InvalidArgument("where: what") when cond is false.
+inline void require(bool cond, std::string_view where, std::string_view what) {
+  if (!cond) throw InvalidArgument(std::string(where) + ": " + std::string(what));
+}
+
+/// Throws InvalidArgument unless m is rows x cols (-1 means any).
+template <class Derived>
+void require_shape(const Eigen::EigenBase<Derived>& m, Index rows, Index cols, std::string_view where,
+                   std::string_view arg) {
+  if ((rows >= 0 && m.rows() != rows) || (cols >= 0 && m.cols() != cols)) {
+    throw InvalidArgument(std::string(where) + ": " + std::string(arg) + " has shape " + shape_str(m) +
+                          ", expected " + (rows >= 0 ? std::to_string(rows) : std::string("N")) + "x" +
+                          (cols >= 0 ? std::to_string(cols) : std::string("D")));
+  }
+}
+
+/// Throws NumericalError naming the first non-finite entry of a rows x cols row-major block.
+template <class T>
+void require_finite(const T* data, Index rows, Index cols, std::string_view where, std::string_view arg);
+
+template <class T>
+void require_finite(const Mat<T>& m, std::string_view where, std::string_view arg) {
+  require_finite(m.data(), m.rows(), m.cols(), where, arg);
+}
+
+}  // namespace ebm

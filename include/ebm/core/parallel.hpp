@@ -1,0 +1,23 @@
+#pragma once
+// The one thread setting. Every parallel loop in ebm runs over fixed chunks whose boundaries
+// do not depend on the thread count, and combines partial results in chunk order, so results
+// are bit-identical for any number of threads.
+#include <ebm/core/types.hpp>
+
+#include <functional>
+
+namespace ebm {
+
+/// Threads used by ebm's parallel loops (default: OpenMP's default, usually the core count).
+int num_threads();
+/// Sets the thread count for every parallel loop in ebm; n must be >= 1.
+void set_num_threads(int n);
+
+/// Runs body(begin, end) over [0, n) split into chunks of `chunk` items (the last may be
+/// shorter), in parallel when there is more than one chunk and more than one thread.
+void parallel_for_chunks(Index n, Index chunk, const std::function<void(Index, Index)>& body);
+
+/// Number of chunks parallel_for_chunks uses for n items.
+inline Index chunk_count(Index n, Index chunk) { return n <= 0 ? 0 : (n + chunk - 1) / chunk; }
+
+}  // namespace ebm

@@ -1,0 +1,65 @@
+#pragma once
+// A multilayer-perceptron energy E(x) = MLP(x), D -> H ... -> 1, built from ad ops. Layers are
+// laid out as a PyTorch nn.Sequential of Linear layers and activations, so weights map to and
+// from torch one to one.
+#include <ebm/ad/tape.hpp>
+#include <ebm/core/types.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ebm {
+
+enum class Activation { Softplus, Silu, Tanh, Gelu, Elu, Relu };
+
+std::string_view activation_name(Activation a);
+/// Parses "softplus", "silu", "tanh", "gelu", "elu" or "relu"; throws InvalidArgument otherwise.
+Activation parse_activation(std::string_view name);
+/// False for ReLU, whose second derivative is zero almost everywhere.
+bool activation_is_smooth(Activation a);
+
+struct MlpOptions {
+  std::vector<Index> widths = {2, 128, 128, 1};  // D, hidden widths..., 1
+  Activation activation = Activation::Softplus;
+  std::uint64_t seed = 0;  // initialisation as torch.nn.Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+  void validate() const;
+};
+
+template <class T>
+class Mlp {
+ public:
+  explicit Mlp(const MlpOptions& options = {});
+
+  Index dim() const { return weights_.front().cols(); }
+  Index layers() const { return static_cast<Index>(weights_.size()); }
+  Activation activation() const { return activation_; }
+  std::size_t parameter_count() const;
+
+  /// Layer l: weight (out x in) and bias (1 x out), as torch.nn.Linear.
+  Mat<T>& weight(Index l) { return weights_[static_cast<std::size_t>(l)]; }
+  Mat<T>& bias(Index l) { return biases_[static_cast<std::size_t>(l)]; }
+  const Mat<T>& weight(Index l) const { return weights_[static_cast<std::size_t>(l)]; }
+  const Mat<T>& bias(Index l) const { return biases_[static_cast<std::size_t>(l)]; }
+
+  /// The parameters as leaves on a tape, without copying: weight_0, bias_0, weight_1, ...
+  /// Valid until the tape's reset() and while the parameters are unchanged.
+  std::vector<ad::Var<T>> bind(ad::Tape<T>& tape, bool requires_grad) const;
+  /// Records E(x): x (N x D) -> N x 1, with params from bind().
+  ad::Var<T> energy(ad::Var<T> x, const std::vector<ad::Var<T>>& params) const;
+
+  /// E(x) for a batch, x N x D -> N energies. Uses (and resets) the given tape.
+  Vec<T> energy(ad::Tape<T>& tape, const Mat<T>& x) const;
+  /// The score -grad_x E(x), x N x D -> N x D, written to out. Uses (and resets) the tape.
+  void score(ad::Tape<T>& tape, const Mat<T>& x, Mat<T>& out) const;
+
+ private:
+  std::vector<Mat<T>> weights_, biases_;
+  Activation activation_;
+};
+
+extern template class Mlp<float>;
+extern template class Mlp<double>;
+
+}  // namespace ebm

@@ -1,0 +1,213 @@
+#include <ebm/ad/elementwise.hpp>
+
+#include <array>
+#include <cmath>
+#include <numbers>
+
+namespace ebm::ad {
+namespace {
+
+// Work in stack blocks so temporaries stay in L1 and nothing is allocated.
+constexpr Index kBlock = 256;
+template <class T>
+using Block = Eigen::Array<T, Eigen::Dynamic, 1, 0, kBlock, 1>;
+template <class T>
+using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+
+// d^k/dx^k sigmoid(x) = sum_a c[k][a] s^a q^(k+1-a) with s = sigmoid(x), q = 1 - s = sigmoid(-x).
+// Writing it in both s and q keeps it accurate in both tails, where 1 - s would cancel.
+// From ds/dx = s q and dq/dx = -s q: d(s^a q^b) = a s^a q^(b+1) - b s^(a+1) q^b.
+struct SigmoidCoefficients {
+  std::array<std::array<double, kMaxDerivativeOrder + 2>, kMaxDerivativeOrder + 1> c{};
+  constexpr SigmoidCoefficients() {
+    c[0][1] = 1;
+    for (int k = 0; k < kMaxDerivativeOrder; ++k) {
+      const int d = k + 1;  // degree at order k
+      for (int a = 0; a <= d; ++a) {
+        c[k + 1][a] += a * c[k][a];
+        c[k + 1][a + 1] -= (d - a) * c[k][a];
+      }
+    }
+  }
+};
+constexpr SigmoidCoefficients kSigmoid;
+
+// s and q from one exp, stable for any x.
+template <class T, class X>
+void sigmoid_pair(const X& x, Block<T>& s, Block<T>& q) {
+  const Block<T> e = (-x.abs()).exp();
+  const Block<T> r = (T(1) + e).inverse();
+  s = (x >= T(0)).select(r, e * r);
+  q = (x >= T(0)).select(e * r, r);
+}
+
+template <class T, class X>
+void sigmoid_derivative(const X& x, int k, Block<T>& out) {
+  Block<T> s(x.size()), q(x.size());
+  sigmoid_pair<T>(x, s, q);
+  if (k == 0) {
+    out = s;
+    return;
+  }
+  if (k == 1) {
+    out = s * q;
+    return;
+  }
+  // Horner in s with coefficients scaled by rising powers of q.
+  const auto& c = kSigmoid.c[k];
+  const int d = k + 1;
+  out.setConstant(x.size(), T(c[d]));
+  Block<T> qp = q;
+  for (int a = d - 1; a >= 0; --a) {
+    out = out * s + T(c[a]) * qp;
+    if (a > 0) qp *= q;
+  }
+}
+
+// d^j/dx^j Phi(x), Phi the standard normal CDF: Phi for j = 0, else (-1)^(j-1) He_{j-1}(x) phi(x).
+template <class T, class X>
+void normal_cdf_derivative(const X& x, int j, Block<T>& out) {
+  const Index m = x.size();
+  if (j == 0) {
+    for (Index i = 0; i < m; ++i) out[i] = T(0.5) * std::erfc(-x[i] * T(std::numbers::sqrt2 / 2));
+    return;
+  }
+  const T inv_sqrt_2pi = T(std::numbers::inv_sqrtpi / std::numbers::sqrt2);
+  Block<T> he_prev = Block<T>::Ones(m), he = x;  // He_0, He_1
+  if (j == 1) he = he_prev;
+  for (int n = 1; n < j - 1; ++n) {  // He_{n+1} = x He_n - n He_{n-1}
+    Block<T> next = x * he - T(n) * he_prev;
+    he_prev = he;
+    he = next;
+  }
+  const T sign = (j - 1) % 2 == 0 ? T(1) : T(-1);
+  out = sign * he * inv_sqrt_2pi * (T(-0.5) * x.square()).exp();
+}
+
+double falling_factorial(double p, int k) {
+  double r = 1;
+  for (int i = 0; i < k; ++i) r *= p - i;
+  return r;
+}
+
+template <class T, class X>
+void integer_power_of_inverse(const X& x, int k, Block<T>& out) {
+  const Block<T> inv = x.inverse();
+  out = inv;
+  for (int i = 1; i < k; ++i) out *= inv;
+}
+
+template <class T, class X>
+void value(Fn fn, int k, T param, const X& x, Block<T>& v) {
+  const Index m = x.size();
+  v.resize(m);
+  switch (fn) {
+    case Fn::Exp:
+      v = x.exp();
+      return;
+    case Fn::Log:
+    case Fn::Log1p: {
+      const Block<T> base = fn == Fn::Log ? Block<T>(x) : Block<T>(x + T(1));
+      if (k == 0) {
+        v = fn == Fn::Log ? Block<T>(x.log()) : Block<T>(x.log1p());
+      } else {  // (-1)^(k-1) (k-1)! / base^k
+        integer_power_of_inverse<T>(base, k, v);
+        v *= T(falling_factorial(k - 1, k - 1) * (k % 2 == 1 ? 1 : -1));
+      }
+      return;
+    }
+    case Fn::Pow: {
+      const T coef = T(falling_factorial(param, k));
+      const T e = param - T(k);
+      if (coef == T(0)) v.setZero();
+      else if (e == T(0)) v.setConstant(coef);
+      else if (e == T(1)) v = coef * x;
+      else if (e == T(2)) v = coef * x.square();
+      else if (e == T(0.5)) v = coef * x.sqrt();
+      else if (e == T(-1)) v = coef * x.inverse();
+      else v = coef * x.pow(e);
+      return;
+    }
+    case Fn::Sigmoid:
+      sigmoid_derivative<T>(x, k, v);
+      return;
+    case Fn::Softplus:
+      if (k == 0) v = x.max(T(0)) + (-x.abs()).exp().log1p();
+      else sigmoid_derivative<T>(x, k - 1, v);
+      return;
+    case Fn::Tanh:
+      if (k == 0) {
+        v = x.tanh();
+      } else {  // tanh(x) = 2 sigmoid(2x) - 1
+        const Block<T> x2 = T(2) * x;
+        sigmoid_derivative<T>(x2, k, v);
+        v *= T(std::ldexp(1.0, k + 1));
+      }
+      return;
+    case Fn::Silu: {  // (x s)^(k) = x s^(k) + k s^(k-1)
+      sigmoid_derivative<T>(x, k, v);
+      v *= x;
+      if (k > 0) {
+        Block<T> lower(m);
+        sigmoid_derivative<T>(x, k - 1, lower);
+        v += T(k) * lower;
+      }
+      return;
+    }
+    case Fn::Gelu: {  // (x Phi)^(k) = x Phi^(k) + k Phi^(k-1)
+      normal_cdf_derivative<T>(x, k, v);
+      v *= x;
+      if (k > 0) {
+        Block<T> lower(m);
+        normal_cdf_derivative<T>(x, k - 1, lower);
+        v += T(k) * lower;
+      }
+      return;
+    }
+    case Fn::Elu:
+      if (k == 0) v = (x > T(0)).select(x, param * x.expm1());
+      else v = (x > T(0)).select(Block<T>::Constant(m, k == 1 ? T(1) : T(0)), param * x.exp());
+      return;
+    case Fn::Relu:
+      if (k == 0) v = x.max(T(0));
+      else if (k == 1) v = (x > T(0)).select(Block<T>::Ones(m), Block<T>::Zero(m));
+      else v.setZero();
+      return;
+  }
+}
+
+}  // namespace
+
+std::string_view fn_name(Fn fn) {
+  switch (fn) {
+    case Fn::Exp: return "exp";
+    case Fn::Log: return "log";
+    case Fn::Log1p: return "log1p";
+    case Fn::Pow: return "pow";
+    case Fn::Sigmoid: return "sigmoid";
+    case Fn::Softplus: return "softplus";
+    case Fn::Tanh: return "tanh";
+    case Fn::Silu: return "silu";
+    case Fn::Gelu: return "gelu";
+    case Fn::Elu: return "elu";
+    case Fn::Relu: return "relu";
+  }
+  return "unknown";
+}
+
+template <class T>
+void fn_apply(Fn fn, int order, T param, const T* x, const T* g, T* out, Index n) {
+  Block<T> v;
+  for (Index start = 0; start < n; start += kBlock) {
+    const Index m = std::min(kBlock, n - start);
+    value<T>(fn, order, param, ConstArrayMap<T>(x + start, m), v);
+    Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> o(out + start, m);
+    if (g) o = ConstArrayMap<T>(g + start, m) * v;
+    else o = v;
+  }
+}
+
+template void fn_apply<float>(Fn, int, float, const float*, const float*, float*, Index);
+template void fn_apply<double>(Fn, int, double, const double*, const double*, double*, Index);
+
+}  // namespace ebm::ad

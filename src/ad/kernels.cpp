@@ -1,0 +1,160 @@
+#include "kernels.hpp"
+
+#include <vector>
+
+namespace ebm::ad::kernels {
+namespace {
+
+// Rows per chunk of a product: large enough for efficient GEMM, small enough to share work.
+constexpr Index kMatmulChunkRows = 256;
+// Batch rows per partial product when a product sums over the batch (op(a) = a^T).
+constexpr Index kReduceChunkRows = 1024;
+// Below this many multiply-adds a product runs as one call (and on one thread).
+constexpr Index kMatmulParallelWork = 1 << 20;
+
+template <class T>
+using CMap = ConstMatMap<T>;
+
+template <class T>
+void product(CMap<T> a, bool ta, CMap<T> b, bool tb, MatMap<T> out) {
+  if (!ta && !tb) out.noalias() = a * b;
+  else if (!ta && tb) out.noalias() = a * b.transpose();
+  else if (ta && !tb) out.noalias() = a.transpose() * b;
+  else out.noalias() = a.transpose() * b.transpose();
+}
+
+template <class T>
+std::vector<T>& scratch() {
+  thread_local std::vector<T> buffer;
+  return buffer;
+}
+
+}  // namespace
+
+template <class T>
+void matmul(const T* a, Index ar, Index ac, bool ta, const T* b, Index br, Index bc, bool tb, T* out) {
+  const Index n = ta ? ac : ar, k = ta ? ar : ac, m = tb ? br : bc;
+  CMap<T> A(a, ar, ac), B(b, br, bc);
+  MatMap<T> O(out, n, m);
+  if (k == 0) {
+    O.setZero();
+    return;
+  }
+  if (!ta) {
+    // Output rows follow a's rows: independent chunks of rows.
+    if (n * k * m < kMatmulParallelWork || n <= kMatmulChunkRows) {
+      product<T>(A, false, B, tb, O);
+      return;
+    }
+    parallel_for_chunks(n, kMatmulChunkRows, [&](Index r0, Index r1) {
+      CMap<T> a_rows(a + r0 * ac, r1 - r0, ac);
+      MatMap<T> o_rows(out + r0 * m, r1 - r0, m);
+      product<T>(a_rows, false, B, tb, o_rows);
+    });
+    return;
+  }
+  // op(a) = a^T: the product sums over a's rows (the batch). Fixed chunks of the sum, each a
+  // partial product, added in chunk order: the same bits for any thread count.
+  if (k <= kReduceChunkRows) {
+    product<T>(A, true, B, tb, O);
+    return;
+  }
+  const Index chunks = chunk_count(k, kReduceChunkRows);
+  std::vector<T>& partial = scratch<T>();
+  partial.resize(static_cast<std::size_t>(chunks * n * m));
+  parallel_for_chunks(chunks, 1, [&](Index c0, Index c1) {
+    for (Index c = c0; c < c1; ++c) {
+      const Index r0 = c * kReduceChunkRows, len = std::min(k, r0 + kReduceChunkRows) - r0;
+      CMap<T> a_rows(a + r0 * ac, len, ac);
+      MatMap<T> p(partial.data() + c * n * m, n, m);
+      if (!tb) product<T>(a_rows, true, CMap<T>(b + r0 * bc, len, bc), false, p);
+      else p.noalias() = a_rows.transpose() * B.middleCols(r0, len).transpose();
+    }
+  });
+  O = MatMap<T>(partial.data(), n, m);
+  for (Index c = 1; c < chunks; ++c) O += MatMap<T>(partial.data() + c * n * m, n, m);
+}
+
+template <class T>
+void arith(Arith op, const T* a, Index ar, Index ac, const T* b, Index br, Index bc, T* out, Index rows,
+           Index cols) {
+  using Arr = Eigen::Array<T, Eigen::Dynamic, 1>;
+  using CArr = Eigen::Map<const Arr>;
+  using OArr = Eigen::Map<Arr>;
+  auto apply = [op](const auto& x, const auto& y, OArr o) {
+    switch (op) {
+      case Arith::Add: o = x + y; break;
+      case Arith::Sub: o = x - y; break;
+      case Arith::Mul: o = x * y; break;
+      case Arith::Div: o = x / y; break;
+    }
+  };
+  const bool a_full = ar == rows && ac == cols, b_full = br == rows && bc == cols;
+  if ((a_full || ar * ac == 1) && (b_full || br * bc == 1)) {
+    // Same shapes or scalar operands: one flat loop.
+    elementwise_chunks(rows * cols, [&](Index i0, Index i1) {
+      const Index len = i1 - i0;
+      OArr o(out + i0, len);
+      if (a_full && b_full) apply(CArr(a + i0, len), CArr(b + i0, len), o);
+      else if (a_full) apply(CArr(a + i0, len), Arr::Constant(len, b[0]), o);
+      else if (b_full) apply(Arr::Constant(len, a[0]), CArr(b + i0, len), o);
+      else apply(Arr::Constant(len, a[0]), Arr::Constant(len, b[0]), o);
+    });
+    return;
+  }
+  // Row or column broadcasting: row by row.
+  const Index rows_per_chunk = std::max<Index>(1, kElementwiseChunk / std::max<Index>(cols, 1));
+  auto rows_body = [&](Index r0, Index r1) {
+    for (Index i = r0; i < r1; ++i) {
+      const T* pa = a + (ar == 1 ? 0 : i) * ac;
+      const T* pb = b + (br == 1 ? 0 : i) * bc;
+      OArr o(out + i * cols, cols);
+      if (ac == cols && bc == cols) apply(CArr(pa, cols), CArr(pb, cols), o);
+      else if (ac == cols) apply(CArr(pa, cols), Arr::Constant(cols, pb[0]), o);
+      else if (bc == cols) apply(Arr::Constant(cols, pa[0]), CArr(pb, cols), o);
+      else apply(Arr::Constant(cols, pa[0]), Arr::Constant(cols, pb[0]), o);
+    }
+  };
+  if (rows <= rows_per_chunk) rows_body(0, rows);
+  else parallel_for_chunks(rows, rows_per_chunk, rows_body);
+}
+
+template <class T>
+void reduce_to(const T* a, Index ar, Index ac, T* out, Index rows, Index cols) {
+  CMap<T> A(a, ar, ac);
+  if (rows == ar && cols == ac) {
+    MatMap<T>(out, rows, cols) = A;
+    return;
+  }
+  if (rows == ar) {  // sum of each row
+    Eigen::Map<Vec<T>>(out, ar) = A.rowwise().sum();
+    return;
+  }
+  // Sums over rows: fixed chunks of rows, partials added in order.
+  const Index chunks = chunk_count(ar, kReduceChunkRows);
+  std::vector<T>& partial = scratch<T>();
+  partial.resize(static_cast<std::size_t>(std::max<Index>(chunks, 1) * ac));
+  std::fill(partial.begin(), partial.end(), T(0));
+  auto body = [&](Index c0, Index c1) {
+    for (Index c = c0; c < c1; ++c) {
+      const Index r0 = c * kReduceChunkRows, len = std::min(ar, r0 + kReduceChunkRows) - r0;
+      Eigen::Map<RowVec<T>>(partial.data() + c * ac, ac) = A.middleRows(r0, len).colwise().sum();
+    }
+  };
+  if (chunks <= 1 || ar * ac < kElementwiseChunk) body(0, chunks);
+  else parallel_for_chunks(chunks, 1, body);
+  Eigen::Map<RowVec<T>> col_total(partial.data(), ac);
+  for (Index c = 1; c < chunks; ++c) col_total += Eigen::Map<RowVec<T>>(partial.data() + c * ac, ac);
+  if (cols == ac) Eigen::Map<RowVec<T>>(out, ac) = col_total;
+  else out[0] = col_total.sum();
+}
+
+#define EBM_INSTANTIATE(T)                                                                                \
+  template void matmul<T>(const T*, Index, Index, bool, const T*, Index, Index, bool, T*);                \
+  template void arith<T>(Arith, const T*, Index, Index, const T*, Index, Index, T*, Index, Index);         \
+  template void reduce_to<T>(const T*, Index, Index, T*, Index, Index);
+EBM_INSTANTIATE(float)
+EBM_INSTANTIATE(double)
+#undef EBM_INSTANTIATE
+
+}  // namespace ebm::ad::kernels

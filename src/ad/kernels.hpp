@@ -1,0 +1,41 @@
+#pragma once
+// Numeric kernels behind the ops (internal). All are deterministic: work is split into chunks
+// whose boundaries depend only on the shapes, and partial sums are combined in chunk order.
+#include <ebm/core/types.hpp>
+
+namespace ebm::ad::kernels {
+
+/// out (n x m) = op(a) op(b); a is ar x ac, b is br x bc as stored.
+template <class T>
+void matmul(const T* a, Index ar, Index ac, bool ta, const T* b, Index br, Index bc, bool tb, T* out);
+
+enum class Arith { Add, Sub, Mul, Div };
+/// out (rows x cols) = a op b with a (ar x ac) and b (br x bc) broadcast to rows x cols.
+template <class T>
+void arith(Arith op, const T* a, Index ar, Index ac, const T* b, Index br, Index bc, T* out, Index rows,
+           Index cols);
+
+/// out (rows x cols) = sum of a (ar x ac) down to rows x cols (rows in {1, ar}, cols in {1, ac}).
+template <class T>
+void reduce_to(const T* a, Index ar, Index ac, T* out, Index rows, Index cols);
+
+/// Elementwise loops over n items, in parallel chunks when n is large. body(begin, end).
+template <class Body>
+void elementwise_chunks(Index n, Body&& body);
+
+}  // namespace ebm::ad::kernels
+
+#include <ebm/core/parallel.hpp>
+
+namespace ebm::ad::kernels {
+inline constexpr Index kElementwiseChunk = 1 << 15;
+
+template <class Body>
+void elementwise_chunks(Index n, Body&& body) {
+  if (n <= kElementwiseChunk) {
+    body(Index(0), n);
+    return;
+  }
+  parallel_for_chunks(n, kElementwiseChunk, body);
+}
+}  // namespace ebm::ad::kernels

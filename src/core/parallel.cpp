@@ -1,0 +1,35 @@
+#include <ebm/core/check.hpp>
+#include <ebm/core/parallel.hpp>
+
+#include <omp.h>
+
+#include <atomic>
+
+namespace ebm {
+namespace {
+std::atomic<int> g_threads{0};  // 0: not set, use OpenMP's default
+}
+
+int num_threads() {
+  const int n = g_threads.load(std::memory_order_relaxed);
+  return n > 0 ? n : omp_get_max_threads();
+}
+
+void set_num_threads(int n) {
+  require(n >= 1, "ebm::set_num_threads", "n must be >= 1, got " + std::to_string(n));
+  g_threads.store(n, std::memory_order_relaxed);
+}
+
+void parallel_for_chunks(Index n, Index chunk, const std::function<void(Index, Index)>& body) {
+  require(chunk >= 1, "ebm::parallel_for_chunks", "chunk must be >= 1, got " + std::to_string(chunk));
+  const Index chunks = chunk_count(n, chunk);
+  const int threads = num_threads();
+  if (chunks <= 1 || threads <= 1) {
+    for (Index c = 0; c < chunks; ++c) body(c * chunk, std::min(n, (c + 1) * chunk));
+    return;
+  }
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (Index c = 0; c < chunks; ++c) body(c * chunk, std::min(n, (c + 1) * chunk));
+}
+
+}  // namespace ebm

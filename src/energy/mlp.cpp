@@ -1,0 +1,120 @@
+#include <ebm/ad/ops.hpp>
+#include <ebm/core/check.hpp>
+#include <ebm/core/rng.hpp>
+#include <ebm/energy/mlp.hpp>
+
+#include <cmath>
+
+namespace ebm {
+namespace {
+
+ad::Fn fn_of(Activation a) {
+  switch (a) {
+    case Activation::Softplus: return ad::Fn::Softplus;
+    case Activation::Silu: return ad::Fn::Silu;
+    case Activation::Tanh: return ad::Fn::Tanh;
+    case Activation::Gelu: return ad::Fn::Gelu;
+    case Activation::Elu: return ad::Fn::Elu;
+    case Activation::Relu: return ad::Fn::Relu;
+  }
+  return ad::Fn::Softplus;
+}
+
+constexpr Activation kActivations[] = {Activation::Softplus, Activation::Silu, Activation::Tanh,
+                                       Activation::Gelu,     Activation::Elu,  Activation::Relu};
+
+}  // namespace
+
+std::string_view activation_name(Activation a) { return ad::fn_name(fn_of(a)); }
+
+Activation parse_activation(std::string_view name) {
+  for (Activation a : kActivations)
+    if (activation_name(a) == name) return a;
+  throw InvalidArgument("activation: unknown name '" + std::string(name) +
+                        "' (expected softplus, silu, tanh, gelu, elu or relu)");
+}
+
+bool activation_is_smooth(Activation a) { return a != Activation::Relu; }
+
+void MlpOptions::validate() const {
+  require(widths.size() >= 2, "MlpOptions::widths", "needs at least input and output widths, got " +
+                                                        std::to_string(widths.size()) + " entries");
+  for (std::size_t l = 0; l < widths.size(); ++l)
+    require(widths[l] >= 1, "MlpOptions::widths", "entry " + std::to_string(l) + " is " +
+                                                      std::to_string(widths[l]) + ", must be >= 1");
+  require(widths.back() == 1, "MlpOptions::widths", "last entry (the energy) must be 1, got " +
+                                                        std::to_string(widths.back()));
+}
+
+template <class T>
+Mlp<T>::Mlp(const MlpOptions& options) : activation_(options.activation) {
+  options.validate();
+  for (std::size_t l = 0; l + 1 < options.widths.size(); ++l) {
+    const Index in = options.widths[l], out = options.widths[l + 1];
+    const T bound = T(1) / std::sqrt(T(in));
+    Mat<T> w(out, in), b(1, out);
+    const CounterRng rng(options.seed, l);
+    rng.uniform<T>(0, std::span<T>(w.data(), static_cast<std::size_t>(w.size())));
+    rng.uniform<T>(1, std::span<T>(b.data(), static_cast<std::size_t>(b.size())));
+    weights_.push_back(((w.array() * 2 - 1) * bound).matrix());
+    biases_.push_back(((b.array() * 2 - 1) * bound).matrix());
+  }
+}
+
+template <class T>
+std::size_t Mlp<T>::parameter_count() const {
+  std::size_t n = 0;
+  for (std::size_t l = 0; l < weights_.size(); ++l)
+    n += static_cast<std::size_t>(weights_[l].size() + biases_[l].size());
+  return n;
+}
+
+template <class T>
+std::vector<ad::Var<T>> Mlp<T>::bind(ad::Tape<T>& tape, bool requires_grad) const {
+  std::vector<ad::Var<T>> params;
+  params.reserve(2 * weights_.size());
+  for (std::size_t l = 0; l < weights_.size(); ++l) {
+    params.push_back(requires_grad ? tape.variable_ref(weights_[l]) : tape.constant_ref(weights_[l]));
+    params.push_back(requires_grad ? tape.variable_ref(biases_[l]) : tape.constant_ref(biases_[l]));
+  }
+  return params;
+}
+
+template <class T>
+ad::Var<T> Mlp<T>::energy(ad::Var<T> x, const std::vector<ad::Var<T>>& params) const {
+  require(params.size() == 2 * weights_.size(), "ebm::Mlp::energy",
+          "expected " + std::to_string(2 * weights_.size()) + " parameters, got " + std::to_string(params.size()));
+  require(x.cols() == dim(), "ebm::Mlp::energy",
+          "x has shape " + shape_str(x.rows(), x.cols()) + ", expected Nx" + std::to_string(dim()));
+  ad::Var<T> h = x;
+  const ad::Fn fn = fn_of(activation_);
+  const T param = activation_ == Activation::Elu ? T(1) : T(0);
+  for (std::size_t l = 0; l < weights_.size(); ++l) {
+    h = ad::linear(h, params[2 * l], params[2 * l + 1]);
+    if (l + 1 < weights_.size()) h = ad::apply(fn, h, 0, param);
+  }
+  return h;
+}
+
+template <class T>
+Vec<T> Mlp<T>::energy(ad::Tape<T>& tape, const Mat<T>& x) const {
+  tape.reset();
+  ad::NoGrad<T> no_grad(tape);
+  const auto params = bind(tape, false);
+  return energy(tape.constant_ref(x), params).value();
+}
+
+template <class T>
+void Mlp<T>::score(ad::Tape<T>& tape, const Mat<T>& x, Mat<T>& out) const {
+  tape.reset();
+  const auto params = bind(tape, false);
+  const ad::Var<T> xv = tape.variable_ref(x);
+  const auto g = tape.grad(ad::sum(energy(xv, params)), {xv});
+  out.resize(x.rows(), x.cols());
+  out = -g[0].value();
+}
+
+template class Mlp<float>;
+template class Mlp<double>;
+
+}  // namespace ebm
