@@ -54,6 +54,15 @@ Workload make_engine_workload(const std::string& name, Shape shape) {
       const auto gp = t.grad(ad::sum(ad::square(gx)), std::span<const ad::Var<T>>(params));
       g_sink = gp[0].value()(0, 0);
     };
+  } else if (name == "record_op_x1000") {
+    // Recording overhead: 1000 ops on 1x1 matrices, with gradients tracked, then reset.
+    w.step = [s] {
+      auto& t = s->tape;
+      t.reset();
+      ad::Var<T> v = t.variable_ref(s->x);
+      for (int i = 0; i < 1000; ++i) v = v * T(0.999);
+      g_sink = v.item();
+    };
   } else {
     throw InvalidArgument("bench: unknown engine workload '" + name + "'");
   }
@@ -61,7 +70,7 @@ Workload make_engine_workload(const std::string& name, Shape shape) {
 }
 
 std::vector<Workload> engine_workloads() {
-  std::vector<Workload> all;
+  std::vector<Workload> all{make_engine_workload("record_op_x1000", {1, 1, 1})};
   for (const char* name : {"forward", "grad_x", "double_backward"})
     for (Shape base : {Shape{0, 2, 128}, Shape{0, 64, 256}})
       for (long batch : {1L, 64L, 4096L}) all.push_back(make_engine_workload(name, {batch, base.dim, base.width}));

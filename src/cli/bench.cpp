@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -22,6 +23,19 @@ struct BenchArgs {
   std::string only;
 };
 
+// True when `only` is empty or one of its comma-separated names starts w's name.
+bool selected(const std::string& only, const std::string& name) {
+  if (only.empty()) return true;
+  std::size_t start = 0;
+  while (start <= only.size()) {
+    const std::size_t end = std::min(only.find(',', start), only.size());
+    const std::string token = only.substr(start, end - start);
+    if (!token.empty() && name.rfind(token, 0) == 0) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
 void run_bench(const BenchArgs& args) {
   if (args.threads > 0) set_num_threads(args.threads);
   const int threads = num_threads();
@@ -33,7 +47,7 @@ void run_bench(const BenchArgs& args) {
     std::printf("%-36s %14s %12s\n", "Benchmark", "Time", "Iterations");
   }
   for (const auto& w : workloads) {
-    if (!args.only.empty() && args.only.find(w.name) == std::string::npos) continue;
+    if (!selected(args.only, w.name)) continue;
     const auto t = bench::time_workload(w, budget, 2, max_reps);
     if (args.json) {
       nlohmann::json line = {{"impl", "ebm"},        {"workload", w.name}, {"batch", w.shape.batch},

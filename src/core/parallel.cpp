@@ -20,16 +20,16 @@ void set_num_threads(int n) {
   g_threads.store(n, std::memory_order_relaxed);
 }
 
-void parallel_for_chunks(Index n, Index chunk, const std::function<void(Index, Index)>& body) {
-  require(chunk >= 1, "ebm::parallel_for_chunks", "chunk must be >= 1, got " + std::to_string(chunk));
+void parallel_for_chunks_impl(Index n, Index chunk, void (*call)(void*, Index, Index), void* ctx) {
+  require(chunk >= 1, "ebm::parallel_for_chunks", [&] { return "chunk must be >= 1, got " + std::to_string(chunk); });
   const Index chunks = chunk_count(n, chunk);
   const int threads = num_threads();
   if (chunks <= 1 || threads <= 1) {
-    for (Index c = 0; c < chunks; ++c) body(c * chunk, std::min(n, (c + 1) * chunk));
+    for (Index c = 0; c < chunks; ++c) call(ctx, c * chunk, std::min(n, (c + 1) * chunk));
     return;
   }
 #pragma omp parallel for schedule(static) num_threads(threads)
-  for (Index c = 0; c < chunks; ++c) body(c * chunk, std::min(n, (c + 1) * chunk));
+  for (Index c = 0; c < chunks; ++c) call(ctx, c * chunk, std::min(n, (c + 1) * chunk));
 }
 
 }  // namespace ebm

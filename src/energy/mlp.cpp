@@ -82,10 +82,12 @@ std::vector<ad::Var<T>> Mlp<T>::bind(ad::Tape<T>& tape, bool requires_grad) cons
 
 template <class T>
 ad::Var<T> Mlp<T>::energy(ad::Var<T> x, const std::vector<ad::Var<T>>& params) const {
-  require(params.size() == 2 * weights_.size(), "ebm::Mlp::energy",
-          "expected " + std::to_string(2 * weights_.size()) + " parameters, got " + std::to_string(params.size()));
-  require(x.cols() == dim(), "ebm::Mlp::energy",
-          "x has shape " + shape_str(x.rows(), x.cols()) + ", expected Nx" + std::to_string(dim()));
+  require(params.size() == 2 * weights_.size(), "ebm::Mlp::energy", [&] {
+    return "expected " + std::to_string(2 * weights_.size()) + " parameters, got " + std::to_string(params.size());
+  });
+  require(x.cols() == dim(), "ebm::Mlp::energy", [&] {
+    return "x has shape " + shape_str(x.rows(), x.cols()) + ", expected Nx" + std::to_string(dim());
+  });
   ad::Var<T> h = x;
   const ad::Fn fn = fn_of(activation_);
   const T param = activation_ == Activation::Elu ? T(1) : T(0);

@@ -11,7 +11,7 @@ template <class T>
 void langevin_update(Mat<T>& x, const Mat<T>& score, T h, std::uint64_t seed, std::uint64_t step,
                      std::uint64_t first_chain) {
   require_shape(score, x.rows(), x.cols(), "ebm::langevin_update", "score");
-  require(h > T(0) && std::isfinite(h), "ebm::langevin_update", "step size h must be positive, got " + std::to_string(h));
+  require(h > T(0) && std::isfinite(h), "ebm::langevin_update", [&] { return "step size h must be positive, got " + std::to_string(h); });
   const T noise_scale = std::sqrt(T(2) * h);
   const Index d = x.cols();
   constexpr Index kChainsPerChunk = 1024;

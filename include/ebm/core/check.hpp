@@ -3,6 +3,7 @@
 #include <ebm/core/error.hpp>
 #include <ebm/core/types.hpp>
 
+#include <concepts>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,13 @@ std::string shape_str(const Eigen::EigenBase<Derived>& m) {
 /// Throws InvalidArgument("where: what") when cond is false.
 inline void require(bool cond, std::string_view where, std::string_view what) {
   if (!cond) throw InvalidArgument(std::string(where) + ": " + std::string(what));
+}
+
+/// Same, building the message only on failure (for hot paths): what() returns the text.
+template <class MakeMessage>
+  requires std::invocable<MakeMessage>
+void require(bool cond, std::string_view where, MakeMessage&& what) {
+  if (!cond) throw InvalidArgument(std::string(where) + ": " + std::string(what()));
 }
 
 /// Throws InvalidArgument unless m is rows x cols (-1 means any).
