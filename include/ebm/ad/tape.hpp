@@ -104,7 +104,7 @@ struct GradOptions {
   /// Record the backward pass so the gradients can be differentiated again.
   bool create_graph = false;
   /// d(output)/d(y) to start from, y's shape; default: y must be 1x1 and the seed is 1.
-  Var<T> seed;
+  Var<T> seed{};
 };
 
 /// The recorder. Not thread-safe: one tape per thread. Ops parallelise internally.
