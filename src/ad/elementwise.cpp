@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numbers>
 
+#pragma GCC diagnostic ignored "-Wignored-attributes"  // Eigen packet types as template arguments
+
 namespace ebm::ad {
 namespace {
 
@@ -197,13 +199,21 @@ std::string_view fn_name(Fn fn) {
 
 template <class T>
 void fn_apply(Fn fn, int order, T param, const T* x, const T* g, T* out, Index n) {
-  Block<T> v;
+  // Every element goes through Eigen's packet path, in an aligned block padded to whole
+  // packets: its scalar path (std::exp, ...) rounds differently, and using it for a loop's
+  // head or tail would make a value depend on where it sits in memory, so a chain's result
+  // would depend on its batch.
+  constexpr Index P = Eigen::internal::unpacket_traits<typename Eigen::internal::packet_traits<T>::type>::size;
+  Block<T> xb, v;
   for (Index start = 0; start < n; start += kBlock) {
-    const Index m = std::min(kBlock, n - start);
-    value<T>(fn, order, param, ConstArrayMap<T>(x + start, m), v);
+    const Index m = std::min(kBlock, n - start), padded = (m + P - 1) / P * P;
+    xb.resize(padded);
+    xb.head(m) = ConstArrayMap<T>(x + start, m);
+    xb.tail(padded - m).setConstant(T(1));  // a harmless argument for every fn
+    value<T>(fn, order, param, xb, v);
     Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> o(out + start, m);
-    if (g) o = ConstArrayMap<T>(g + start, m) * v;
-    else o = v;
+    if (g) o = ConstArrayMap<T>(g + start, m) * v.head(m);
+    else o = v.head(m);
   }
 }
 

@@ -1,12 +1,14 @@
 #include "kernels.hpp"
 
+#include "row_product.hpp"
+
 #include <vector>
 
 namespace ebm::ad::kernels {
 namespace {
 
-// Rows per chunk of a product: large enough for efficient GEMM, small enough to share work.
-constexpr Index kMatmulChunkRows = 256;
+// Rows per chunk of a product whose rows follow the batch (any chunking gives the same bits).
+constexpr Index kMatmulChunkRows = 192;
 // Batch rows per partial product when a product sums over the batch (op(a) = a^T).
 constexpr Index kReduceChunkRows = 1024;
 // Below this many multiply-adds a product runs as one call (and on one thread).
@@ -15,11 +17,10 @@ constexpr Index kMatmulParallelWork = 1 << 20;
 template <class T>
 using CMap = ConstMatMap<T>;
 
+// a^T op(b) with Eigen's GEMM, for products that sum over the batch.
 template <class T>
-void product(CMap<T> a, bool ta, CMap<T> b, bool tb, MatMap<T> out) {
-  if (!ta && !tb) out.noalias() = a * b;
-  else if (!ta && tb) out.noalias() = a * b.transpose();
-  else if (ta && !tb) out.noalias() = a.transpose() * b;
+void product_at(CMap<T> a, CMap<T> b, bool tb, MatMap<T> out) {
+  if (!tb) out.noalias() = a.transpose() * b;
   else out.noalias() = a.transpose() * b.transpose();
 }
 
@@ -32,31 +33,44 @@ std::vector<T>& scratch() {
 }  // namespace
 
 template <class T>
-void matmul(const T* a, Index ar, Index ac, bool ta, const T* b, Index br, Index bc, bool tb, T* out) {
+void matmul(const T* a, Index ar, Index ac, bool ta, const T* b, Index br, Index bc, bool tb, const T* b_transposed,
+            T* out) {
   const Index n = ta ? ac : ar, k = ta ? ar : ac, m = tb ? br : bc;
-  CMap<T> A(a, ar, ac), B(b, br, bc);
   MatMap<T> O(out, n, m);
   if (k == 0) {
     O.setZero();
     return;
   }
   if (!ta) {
-    // Output rows follow a's rows: independent chunks of rows.
+    // Output rows follow a's rows (the batch): the row-independent product, so a row's result
+    // does not depend on the rest of the batch. It wants op(b) as k x m row-major, with rows
+    // padded to whole packets unless m is a multiple of the packet size.
+    const Index P = packet_size<T>();
+    const T* panel = tb ? b_transposed : b;
+    Index ldb = m;
+    if (panel == nullptr || m % P != 0) {
+      ldb = (m + P - 1) / P * P;
+      std::vector<T>& packed = scratch<T>();
+      packed.assign(static_cast<std::size_t>(k * ldb), T(0));
+      MatMap<T> dst(packed.data(), k, ldb);
+      if (tb) dst.leftCols(m) = CMap<T>(b, br, bc).transpose();
+      else dst.leftCols(m) = CMap<T>(b, br, bc);
+      panel = packed.data();
+    }
     if (n * k * m < kMatmulParallelWork || n <= kMatmulChunkRows) {
-      product<T>(A, false, B, tb, O);
+      row_product<T>(a, ac, n, k, panel, ldb, m, out, m);
       return;
     }
     parallel_for_chunks(n, kMatmulChunkRows, [&](Index r0, Index r1) {
-      CMap<T> a_rows(a + r0 * ac, r1 - r0, ac);
-      MatMap<T> o_rows(out + r0 * m, r1 - r0, m);
-      product<T>(a_rows, false, B, tb, o_rows);
+      row_product<T>(a + r0 * ac, ac, r1 - r0, k, panel, ldb, m, out + r0 * m, m);
     });
     return;
   }
+  CMap<T> A(a, ar, ac), B(b, br, bc);
   // op(a) = a^T: the product sums over a's rows (the batch). Fixed chunks of the sum, each a
   // partial product, added in chunk order: the same bits for any thread count.
   if (k <= kReduceChunkRows) {
-    product<T>(A, true, B, tb, O);
+    product_at<T>(A, B, tb, O);
     return;
   }
   const Index chunks = chunk_count(k, kReduceChunkRows);
@@ -67,7 +81,7 @@ void matmul(const T* a, Index ar, Index ac, bool ta, const T* b, Index br, Index
       const Index r0 = c * kReduceChunkRows, len = std::min(k, r0 + kReduceChunkRows) - r0;
       CMap<T> a_rows(a + r0 * ac, len, ac);
       MatMap<T> p(partial.data() + c * n * m, n, m);
-      if (!tb) product<T>(a_rows, true, CMap<T>(b + r0 * bc, len, bc), false, p);
+      if (!tb) product_at<T>(a_rows, CMap<T>(b + r0 * bc, len, bc), false, p);
       else p.noalias() = a_rows.transpose() * B.middleCols(r0, len).transpose();
     }
   });
@@ -126,8 +140,15 @@ void reduce_to(const T* a, Index ar, Index ac, T* out, Index rows, Index cols) {
     MatMap<T>(out, rows, cols) = A;
     return;
   }
-  if (rows == ar) {  // sum of each row
-    Eigen::Map<Vec<T>>(out, ar) = A.rowwise().sum();
+  if (rows == ar) {
+    // Sum of each row, left to right: Eigen's vectorised sum would start at the row's first
+    // aligned address, so a row's sum would depend on where the row sits in the batch.
+    for (Index i = 0; i < ar; ++i) {
+      const T* row = a + i * ac;
+      T s = ac > 0 ? row[0] : T(0);
+      for (Index j = 1; j < ac; ++j) s += row[j];
+      out[i] = s;
+    }
     return;
   }
   // Sums over rows: fixed chunks of rows, partials added in order.
@@ -150,7 +171,7 @@ void reduce_to(const T* a, Index ar, Index ac, T* out, Index rows, Index cols) {
 }
 
 #define EBM_INSTANTIATE(T)                                                                                \
-  template void matmul<T>(const T*, Index, Index, bool, const T*, Index, Index, bool, T*);                \
+  template void matmul<T>(const T*, Index, Index, bool, const T*, Index, Index, bool, const T*, T*);                \
   template void arith<T>(Arith, const T*, Index, Index, const T*, Index, Index, T*, Index, Index);         \
   template void reduce_to<T>(const T*, Index, Index, T*, Index, Index);
 EBM_INSTANTIATE(float)

@@ -5,9 +5,12 @@
 
 namespace ebm::ad::kernels {
 
-/// out (n x m) = op(a) op(b); a is ar x ac, b is br x bc as stored.
+/// out (n x m) = op(a) op(b); a is ar x ac, b is br x bc as stored. b_transposed, when not
+/// null, holds b's transpose (bc x br, row-major): used instead of transposing b when tb.
+/// Without op(a) = a^T, each output row is computed independently of the other rows.
 template <class T>
-void matmul(const T* a, Index ar, Index ac, bool ta, const T* b, Index br, Index bc, bool tb, T* out);
+void matmul(const T* a, Index ar, Index ac, bool ta, const T* b, Index br, Index bc, bool tb, const T* b_transposed,
+            T* out);
 
 enum class Arith { Add, Sub, Mul, Div };
 /// out (rows x cols) = a op b with a (ar x ac) and b (br x bc) broadcast to rows x cols.

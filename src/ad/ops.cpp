@@ -51,9 +51,9 @@ Var<T> arith(Var<T> a, Var<T> b, kernels::Arith op, Op kind, const char* where) 
 template <class T>
 Var<T> unary_node(Op kind, Fn fn, int order, T param, std::int32_t g, Var<T> x, const char* where) {
   Tape<T>& t = tape_of(x, where);
-  if (order > kMaxDerivativeOrder)
+  if (order < 0 || order > kMaxDerivativeOrder)
     throw InvalidArgument(std::string(where) + ": derivative order " + std::to_string(order) + " of " +
-                          std::string(fn_name(fn)) + " exceeds the supported " +
+                          std::string(fn_name(fn)) + " outside the supported 0.." +
                           std::to_string(kMaxDerivativeOrder));
   const std::int32_t id = t.push(kind, g, x.id(), x.rows(), x.cols());
   auto& n = t.node(id);
@@ -69,10 +69,13 @@ Var<T> unary_node(Op kind, Fn fn, int order, T param, std::int32_t g, Var<T> x, 
   return t.finish(id);
 }
 
-void require_range(Index start, Index count, Index extent, const char* where, const char* axis) {
+// `input` is the shape of the op's argument, for the message.
+void require_range(Index start, Index count, Index extent, const char* where, const char* axis,
+                   const std::string& input) {
   if (start < 0 || count < 0 || start + count > extent)
     throw InvalidArgument(std::string(where) + ": " + axis + " range [" + std::to_string(start) + ", " +
-                          std::to_string(start + count) + ") outside 0.." + std::to_string(extent));
+                          std::to_string(start + count) + ") outside 0.." + std::to_string(extent) + " (input " +
+                          input + ")");
 }
 
 }  // namespace
@@ -92,7 +95,8 @@ Var<T> matmul(Var<T> a, Var<T> b, Trans ta, Trans tb) {
   auto& node = t.node(id);
   node.trans_a = at;
   node.trans_b = bt;
-  kernels::matmul<T>(t.node(a.id()).data(), a.rows(), a.cols(), at, t.node(b.id()).data(), b.rows(), b.cols(), bt,
+  const auto& bn = t.node(b.id());
+  kernels::matmul<T>(t.node(a.id()).data(), a.rows(), a.cols(), at, bn.data(), b.rows(), b.cols(), bt, bn.transposed,
                      node.buffer.data());
   return t.finish(id);
 }
@@ -273,7 +277,7 @@ template <class T>
 Var<T> slice_cols(Var<T> a, Index start, Index count) {
   const char* where = "ebm::ad::slice_cols";
   Tape<T>& t = tape_of(a, where);
-  require_range(start, count, a.cols(), where, "column");
+  require_range(start, count, a.cols(), where, "column", shape_str(a.rows(), a.cols()));
   const std::int32_t id = t.push(Op::SliceCols, a.id(), -1, a.rows(), count);
   t.node(id).i0 = start;
   t.node(id).buffer = a.value().middleCols(start, count);
@@ -284,7 +288,7 @@ template <class T>
 Var<T> slice_rows(Var<T> a, Index start, Index count) {
   const char* where = "ebm::ad::slice_rows";
   Tape<T>& t = tape_of(a, where);
-  require_range(start, count, a.rows(), where, "row");
+  require_range(start, count, a.rows(), where, "row", shape_str(a.rows(), a.cols()));
   const std::int32_t id = t.push(Op::SliceRows, a.id(), -1, count, a.cols());
   t.node(id).i0 = start;
   t.node(id).buffer = a.value().middleRows(start, count);
@@ -295,7 +299,7 @@ template <class T>
 Var<T> pad_cols(Var<T> a, Index start, Index total) {
   const char* where = "ebm::ad::pad_cols";
   Tape<T>& t = tape_of(a, where);
-  require_range(start, a.cols(), total, where, "column");
+  require_range(start, a.cols(), total, where, "column", shape_str(a.rows(), a.cols()));
   const std::int32_t id = t.push(Op::PadCols, a.id(), -1, a.rows(), total);
   auto& n = t.node(id);
   n.i0 = start;
@@ -308,7 +312,7 @@ template <class T>
 Var<T> pad_rows(Var<T> a, Index start, Index total) {
   const char* where = "ebm::ad::pad_rows";
   Tape<T>& t = tape_of(a, where);
-  require_range(start, a.rows(), total, where, "row");
+  require_range(start, a.rows(), total, where, "row", shape_str(a.rows(), a.cols()));
   const std::int32_t id = t.push(Op::PadRows, a.id(), -1, total, a.cols());
   auto& n = t.node(id);
   n.i0 = start;
@@ -401,12 +405,16 @@ Var<T> segment_sum_rows(Var<T> a, Index k) {
   Tape<T>& t = tape_of(a, where);
   if (k < 1 || a.rows() % k != 0)
     throw InvalidArgument(std::string(where) + ": " + std::to_string(a.rows()) +
-                          " rows do not split into groups of k = " + std::to_string(k));
+                          " rows do not split into groups of k = " + std::to_string(k) + " (input " +
+                          shape_str(a.rows(), a.cols()) + ")");
   const std::int32_t id = t.push(Op::SegmentSumRows, a.id(), -1, a.rows() / k, a.cols());
   auto& n = t.node(id);
   n.i0 = k;
   const auto v = a.value();
-  for (Index i = 0; i < n.rows; ++i) n.buffer.row(i) = v.middleRows(i * k, k).colwise().sum();
+  for (Index i = 0; i < n.rows; ++i) {  // rows added in order: exact and position-independent
+    n.buffer.row(i) = v.row(i * k);
+    for (Index r = 1; r < k; ++r) n.buffer.row(i) += v.row(i * k + r);
+  }
   return t.finish(id);
 }
 

@@ -67,6 +67,7 @@ std::int32_t Tape<T>::push(Op op, std::int32_t a, std::int32_t b, Index rows, In
   n.rows = rows;
   n.cols = cols;
   n.external = nullptr;
+  n.transposed = nullptr;
   n.buffer.resize(rows, cols);  // no allocation when the slot held this size before
   n.requires_grad = recording_ && ((a >= 0 && nodes_[static_cast<std::size_t>(a)].requires_grad) ||
                                    (b >= 0 && nodes_[static_cast<std::size_t>(b)].requires_grad));
@@ -96,7 +97,7 @@ Var<T> Tape<T>::finish(std::int32_t id) {
 }
 
 template <class T>
-Var<T> Tape<T>::leaf_ref(const T* data, Index rows, Index cols, bool requires_grad) {
+Var<T> Tape<T>::leaf_ref(const T* data, Index rows, Index cols, bool requires_grad, const T* transposed) {
   if (rows < 0 || cols < 0)
     throw InvalidArgument("ebm::ad::Tape::leaf_ref: bad shape " + shape_str(rows, cols));
   if (size_ == nodes_.size()) nodes_.emplace_back();
@@ -106,6 +107,7 @@ Var<T> Tape<T>::leaf_ref(const T* data, Index rows, Index cols, bool requires_gr
   n.rows = rows;
   n.cols = cols;
   n.external = data;
+  n.transposed = transposed;
   n.requires_grad = requires_grad;
   return var(static_cast<std::int32_t>(size_++));
 }
@@ -259,7 +261,9 @@ std::vector<Var<T>> Tape<T>::grad(Var<T> y, std::span<const Var<T>> wrt, const G
   // Nodes through which some wrt reaches y; only those carry gradients.
   const std::size_t top = static_cast<std::size_t>(y.id()) + 1;
   reaches_.assign(top, 0);
-  for (const Var<T>& w : wrt) reaches_[static_cast<std::size_t>(w.id())] = 1;
+  // A wrt recorded after y cannot reach it (and lies outside the scratch arrays).
+  for (const Var<T>& w : wrt)
+    if (static_cast<std::size_t>(w.id()) < top) reaches_[static_cast<std::size_t>(w.id())] = 1;
   for (std::size_t i = static_cast<std::size_t>(lowest); i < top; ++i) {
     const auto& n = nodes_[i];
     if (!n.requires_grad || n.op == Op::Leaf) continue;
@@ -286,7 +290,8 @@ std::vector<Var<T>> Tape<T>::grad(Var<T> y, std::span<const Var<T>> wrt, const G
     }
     result.reserve(wrt.size());
     for (const Var<T>& w : wrt) {
-      const std::int32_t gi = grad_of_[static_cast<std::size_t>(w.id())];
+      const std::size_t wi = static_cast<std::size_t>(w.id());
+      const std::int32_t gi = wi < top ? grad_of_[wi] : -1;
       if (gi >= 0) {
         result.push_back(var(gi));
       } else {

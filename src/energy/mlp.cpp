@@ -59,6 +59,35 @@ Mlp<T>::Mlp(const MlpOptions& options) : activation_(options.activation) {
     weights_.push_back(((w.array() * 2 - 1) * bound).matrix());
     biases_.push_back(((b.array() * 2 - 1) * bound).matrix());
   }
+  parameters_changed();
+}
+
+template <class T>
+void Mlp<T>::parameters_changed() {
+  transposed_.resize(weights_.size());
+  for (std::size_t l = 0; l < weights_.size(); ++l) {
+    const Index in = l == 0 ? weights_[0].cols() : weights_[l - 1].rows();
+    const Index out = l + 1 == weights_.size() ? 1 : weights_[l + 1].cols();
+    require_shape(weights_[l], out, in, "ebm::Mlp", "weight " + std::to_string(l));
+    require_shape(biases_[l], 1, out, "ebm::Mlp", "bias " + std::to_string(l));
+    transposed_[l] = weights_[l].transpose();
+  }
+}
+
+template <class T>
+void Mlp<T>::set_weight(Index l, const Mat<T>& w) {
+  require(l >= 0 && l < layers(), "ebm::Mlp::set_weight", [&] { return "layer " + std::to_string(l) + " out of range"; });
+  require_shape(w, weight(l).rows(), weight(l).cols(), "ebm::Mlp::set_weight", "w");
+  weights_[static_cast<std::size_t>(l)] = w;
+  parameters_changed();
+}
+
+template <class T>
+void Mlp<T>::set_bias(Index l, const Mat<T>& b) {
+  require(l >= 0 && l < layers(), "ebm::Mlp::set_bias", [&] { return "layer " + std::to_string(l) + " out of range"; });
+  require_shape(b, 1, bias(l).cols(), "ebm::Mlp::set_bias", "b");
+  biases_[static_cast<std::size_t>(l)] = b;
+  parameters_changed();
 }
 
 template <class T>
@@ -74,7 +103,8 @@ std::vector<ad::Var<T>> Mlp<T>::bind(ad::Tape<T>& tape, bool requires_grad) cons
   std::vector<ad::Var<T>> params;
   params.reserve(2 * weights_.size());
   for (std::size_t l = 0; l < weights_.size(); ++l) {
-    params.push_back(requires_grad ? tape.variable_ref(weights_[l]) : tape.constant_ref(weights_[l]));
+    const Mat<T>& w = weights_[l];
+    params.push_back(tape.leaf_ref(w.data(), w.rows(), w.cols(), requires_grad, transposed_[l].data()));
     params.push_back(requires_grad ? tape.variable_ref(biases_[l]) : tape.constant_ref(biases_[l]));
   }
   return params;

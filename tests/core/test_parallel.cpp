@@ -107,4 +107,36 @@ TEST(Threads, LangevinIsBitIdenticalAcrossThreadsAndBatchSplits) {
   EXPECT_EQ(flat<float>(joined), whole());
 }
 
+// A chain's score must not depend on which other chains share its batch: every row of a
+// product whose rows follow the batch is computed the same way whatever the other rows are.
+template <class T>
+void expect_score_independent_of_batch_split(ebm::Activation act, std::vector<Index> widths) {
+  const ebm::Mlp<T> mlp(ebm::MlpOptions{.widths = widths, .activation = act, .seed = 5});
+  const Index n = 1000, d = widths.front();
+  const Mat<T> x = random_matrix<T>(n, d, 6);
+  ebm::ad::Tape<T> tape;
+  Mat<T> full, part;
+  mlp.score(tape, x, full);
+  const ebm::Vec<T> energy_full = mlp.energy(tape, x);
+  for (Index start : {Index(0), Index(1), Index(5), Index(17), Index(333), Index(999)}) {
+    for (Index len : {Index(1), Index(2), Index(7), Index(13), Index(100)}) {
+      if (start + len > n) continue;
+      const Mat<T> rows = x.middleRows(start, len);
+      mlp.score(tape, rows, part);
+      ASSERT_EQ(0, std::memcmp(part.data(), full.data() + start * d, sizeof(T) * static_cast<std::size_t>(len * d)))
+          << "score rows " << start << ".." << start + len;
+      const ebm::Vec<T> energy_part = mlp.energy(tape, rows);
+      ASSERT_EQ(0, std::memcmp(energy_part.data(), energy_full.data() + start, sizeof(T) * static_cast<std::size_t>(len)))
+          << "energy rows " << start << ".." << start + len;
+    }
+  }
+}
+
+TEST(BatchSplit, MlpScoreAndEnergyAreBitIdenticalForAnySubBatch) {
+  ebm::set_num_threads(2);
+  expect_score_independent_of_batch_split<float>(ebm::Activation::Softplus, {2, 128, 128, 1});
+  expect_score_independent_of_batch_split<float>(ebm::Activation::Tanh, {5, 40, 24, 1});  // widths not multiples of the SIMD width
+  expect_score_independent_of_batch_split<double>(ebm::Activation::Silu, {3, 64, 33, 1});
+}
+
 }  // namespace

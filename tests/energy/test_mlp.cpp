@@ -29,24 +29,26 @@ using Mlp = ebm::Mlp<double>;
 using Tape = ad::Tape<double>;
 using Var = ad::Var<double>;
 
-// Error budget of the finite differences, u = 2^-53 ~ 1.1e-16. Here |E| < 1 and its
-// derivatives of order <= 4 (in x and in the parameters) stay below ~10; a computed E carries
-// rounding of at most ~10 u (three small layers, dot products of <= 7 terms).
-//  - First central differences, step 1e-5: truncation h^2/6 |E'''| <= 2e-10, rounding
-//    10 u / h ~ 1e-10, so |error| <= 3e-10. Tolerance 1e-8 absolute + 1e-6 relative: 30x that,
-//    still far below any real gradient bug (gradients are ~1e-2..1).
-//  - Second central differences: rounding grows as 4 * 10 u / h^2, which is 4e-5 at h = 1e-5,
-//    too coarse to check entries of size ~1e-2. The step that balances truncation
-//    h^2/12 |E''''| against that rounding is ~(u)^(1/4) ~ 1e-4, giving rounding ~4e-7 and
-//    truncation <= 1e-8. Tolerance 2e-6 absolute + 1e-5 relative per entry: ~5x the worst
-//    case; the trace of D such entries gets D times the absolute part.
-//  - The forward pass against Eigen: the same arithmetic in a different order and with
-//    different (exact) formulas for the activations, so a few ulp: 1e-13 absolute.
+// Error budget of the central differences, u = 2^-53 ~ 1.1e-16. For this network every function
+// differenced here (E, ||grad_x E||^2, the Laplacian) is below 1 in size, E is computed with a
+// rounding error below ~10 u and the derived quantities below ~100 u, and the derivatives up to
+// fourth order, in x and in the parameters, are below ~100.
+//  - First differences, step h = 1e-5: truncation h^2/6 * 100 ~ 2e-9 plus rounding 100 u / h
+//    ~ 1e-9, so |error| <= 3e-9. Tolerance 1e-8 absolute + 1e-6 relative, 3x that (observed:
+//    <= 3e-10). The gradients are ~1e-3..1e-1, so a 1% error in any entry above 1e-6 fails.
+//  - Second differences of E: rounding 4 * 10 u / h^2 would be 4e-5 at h = 1e-5, a good part of
+//    the entries (~1e-2), so these use the step that balances it against truncation
+//    h^2/12 * 100, ~u^(1/4) ~ 1e-4: rounding 4.4e-7 + truncation 8e-8 ~ 5e-7. Tolerance 2e-6
+//    absolute + 1e-5 relative per entry, 4x that (observed: <= 4e-8); the trace of D entries
+//    gets D times the absolute part. A 0.1% error in silu'' already fails.
+//  - E against the Eigen forward pass: the same arithmetic in another order, with other (exact)
+//    formulas for the activations: a few ulp of values of size < 1, so 1e-14 absolute
+//    (observed: <= 2.2e-16).
 constexpr double kStep1 = 1e-5;
 constexpr double kAtol1 = 1e-8, kRtol1 = 1e-6;
 constexpr double kStep2 = 1e-4;
 constexpr double kAtol2 = 2e-6, kRtol2 = 1e-5;
-constexpr double kForwardAtol = 1e-13;
+constexpr double kForwardAtol = 1e-14;
 // ELU is C^1 but not C^2 at 0: no hidden pre-activation may come within this distance of 0, or a
 // finite-difference stencil could straddle the kink. Perturbing x by kStep2 moves them by
 // < 2e-4 (weights are at most 1/sqrt(fan_in)); perturbing a parameter by kStep1, by < 1e-4.
@@ -253,6 +255,8 @@ TEST_P(MlpEnergy, LaplacianByDoubleBackwardPassesMatchesPerSampleJacobianRoute) 
   const auto params = mlp_.bind(tape_, true);
   const Recorded r = record(tape_, mlp_, x_, params);
   const Var jacobian_diag = hessian_diag_by_repeated_rows(tape_, mlp_, r.x, params);
+  // The same second derivatives accumulated in another order: equal to rounding (observed
+  // <= 2e-16), so 1e-14 absolute + 1e-12 relative.
   EXPECT_TRUE(all_near(jacobian_diag.value(), r.hessian_diag.value(), 1e-14, 1e-12));
   const auto naive = tape_.grad(ad::sum(r.laplacian), params);
   const auto jacobian = tape_.grad(ad::sum(ad::row_sums(jacobian_diag)), params);
@@ -290,8 +294,8 @@ TEST_P(MlpEnergy, ScoreIsMinusInputGradient) {
 }
 
 INSTANTIATE_TEST_SUITE_P(SmoothActivations, MlpEnergy, ::testing::ValuesIn(kSmooth),
-                         [](const ::testing::TestParamInfo<Activation>& info) {
-                           return std::string(ebm::activation_name(info.param));
+                         [](const ::testing::TestParamInfo<Activation>& param_info) {
+                           return std::string(ebm::activation_name(param_info.param));
                          });
 
 TEST(MlpActivation, OnlyReluIsNonSmooth) {

@@ -94,6 +94,7 @@ struct Node {
   std::vector<Index> indices;       // SelectCols, ScatterCols
   Index rows = 0, cols = 0;
   const T* external = nullptr;      // leaf that refers to caller-owned memory
+  const T* transposed = nullptr;    // optional caller-owned transpose of such a leaf (cols x rows)
   Mat<T> buffer;                    // owned value (kept across reset() for reuse)
   const T* data() const { return external ? external : buffer.data(); }
 };
@@ -125,8 +126,10 @@ class Tape {
   /// value must stay alive and unchanged until reset().
   Var<T> variable_ref(const Mat<T>& value);
   Var<T> constant_ref(const Mat<T>& value);
-  /// Same, for a raw row-major rows x cols block.
-  Var<T> leaf_ref(const T* data, Index rows, Index cols, bool requires_grad);
+  /// Same, for a raw row-major rows x cols block. `transposed`, if given, is the same matrix
+  /// transposed (cols x rows, row-major, also caller-owned): products that need the transpose
+  /// (x W^T in a linear layer) then read it instead of transposing W at every step.
+  Var<T> leaf_ref(const T* data, Index rows, Index cols, bool requires_grad, const T* transposed = nullptr);
 
   /// Gradients of y with respect to each of wrt, each shaped as its Var. A Var y does not
   /// depend on gets a zero gradient. See GradOptions.

@@ -38,13 +38,27 @@ class Mlp {
   std::size_t parameter_count() const;
 
   /// Layer l: weight (out x in) and bias (1 x out), as torch.nn.Linear.
-  Mat<T>& weight(Index l) { return weights_[static_cast<std::size_t>(l)]; }
-  Mat<T>& bias(Index l) { return biases_[static_cast<std::size_t>(l)]; }
   const Mat<T>& weight(Index l) const { return weights_[static_cast<std::size_t>(l)]; }
   const Mat<T>& bias(Index l) const { return biases_[static_cast<std::size_t>(l)]; }
+  /// Replace one layer's weight or bias; the shape must stay the same.
+  void set_weight(Index l, const Mat<T>& w);
+  void set_bias(Index l, const Mat<T>& b);
+  /// Change parameters in place (an optimizer step): edit receives pointers to weight_0,
+  /// bias_0, weight_1, ... and must keep their shapes.
+  template <class Edit>
+  void edit_parameters(Edit&& edit) {
+    std::vector<Mat<T>*> params;
+    for (std::size_t l = 0; l < weights_.size(); ++l) {
+      params.push_back(&weights_[l]);
+      params.push_back(&biases_[l]);
+    }
+    edit(params);
+    parameters_changed();
+  }
 
   /// The parameters as leaves on a tape, without copying: weight_0, bias_0, weight_1, ...
-  /// Valid until the tape's reset() and while the parameters are unchanged.
+  /// Valid until the tape's reset() and while the parameters are unchanged. Each weight leaf
+  /// carries the MLP's cached transpose, so x W^T needs no transposition per step.
   std::vector<ad::Var<T>> bind(ad::Tape<T>& tape, bool requires_grad) const;
   /// Records E(x): x (N x D) -> N x 1, with params from bind().
   ad::Var<T> energy(ad::Var<T> x, const std::vector<ad::Var<T>>& params) const;
@@ -55,7 +69,9 @@ class Mlp {
   void score(ad::Tape<T>& tape, const Mat<T>& x, Mat<T>& out) const;
 
  private:
+  void parameters_changed();  // checks shapes, refreshes the transposes
   std::vector<Mat<T>> weights_, biases_;
+  std::vector<Mat<T>> transposed_;  // weights_[l]^T, in x out
   Activation activation_;
 };
 

@@ -1,0 +1,78 @@
+#include "row_product.hpp"
+
+#include <algorithm>
+
+// Eigen's packet types carry alignment attributes that GCC drops, harmlessly, when they are
+// template arguments.
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+
+namespace ebm::ad::kernels {
+namespace {
+
+namespace ei = Eigen::internal;
+template <class T>
+using Packet = typename ei::packet_traits<T>::type;
+template <class T>
+constexpr int kPacket = ei::unpacket_traits<Packet<T>>::size;
+
+// R rows x V packets of output columns, accumulated in registers over all of k. Every output
+// element gets the same instruction sequence whatever R and V are, so blocking never changes
+// a result.
+template <class T, int R, int V>
+inline void block(const T* a, Index lda, const T* b, Index ldb, Index K, T* out, Index ldo, Index cols) {
+  constexpr int P = kPacket<T>;
+  Packet<T> acc[R][V];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) acc[r][v] = ei::pset1<Packet<T>>(T(0));
+  for (Index k = 0; k < K; ++k) {
+    Packet<T> bk[V];
+    for (int v = 0; v < V; ++v) bk[v] = ei::ploadu<Packet<T>>(b + k * ldb + v * P);
+    for (int r = 0; r < R; ++r) {
+      const Packet<T> ar = ei::pset1<Packet<T>>(a[r * lda + k]);
+      for (int v = 0; v < V; ++v) acc[r][v] = ei::pmadd(ar, bk[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int v = 0; v < V; ++v) {
+      const Index c0 = v * P;
+      if (c0 + P <= cols) {
+        ei::pstoreu(out + r * ldo + c0, acc[r][v]);
+      } else if (c0 < cols) {
+        alignas(64) T lanes[P];
+        ei::pstoreu(lanes, acc[r][v]);
+        std::copy(lanes, lanes + (cols - c0), out + r * ldo + c0);
+      }
+    }
+  }
+}
+
+// All rows against one panel of V packets of columns (the panel stays in L1 across rows).
+template <class T, int V>
+void panel(const T* a, Index lda, Index n, const T* b, Index ldb, Index K, T* out, Index ldo, Index cols) {
+  constexpr int R = V >= 4 ? 6 : 8;  // 24 or 8 accumulators: fits the 32 AVX-512 registers
+  Index i = 0;
+  for (; i + R <= n; i += R) block<T, R, V>(a + i * lda, lda, b, ldb, K, out + i * ldo, ldo, cols);
+  for (; i < n; ++i) block<T, 1, V>(a + i * lda, lda, b, ldb, K, out + i * ldo, ldo, cols);
+}
+
+}  // namespace
+
+template <class T>
+Index packet_size() {
+  return kPacket<T>;
+}
+
+template <class T>
+void row_product(const T* a, Index lda, Index n, Index K, const T* b, Index ldb, Index M, T* out, Index ldo) {
+  constexpr Index P = kPacket<T>, W = 4 * P;
+  Index j = 0;
+  for (; j + W <= M; j += W) panel<T, 4>(a, lda, n, b + j, ldb, K, out + j, ldo, W);
+  for (; j < M; j += P) panel<T, 1>(a, lda, n, b + j, ldb, K, out + j, ldo, std::min(P, M - j));
+}
+
+template Index packet_size<float>();
+template Index packet_size<double>();
+template void row_product<float>(const float*, Index, Index, Index, const float*, Index, Index, float*, Index);
+template void row_product<double>(const double*, Index, Index, Index, const double*, Index, Index, double*, Index);
+
+}  // namespace ebm::ad::kernels

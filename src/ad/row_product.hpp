@@ -1,0 +1,21 @@
+#pragma once
+// A matrix product that computes every output row the same way whatever the other rows are
+// (internal). Eigen's GEMM does not: its result for a row depends on the block the row falls in
+// (measured in docs/design.md), which would make a chain's trajectory depend on how chains are
+// batched.
+#include <ebm/core/types.hpp>
+
+namespace ebm::ad::kernels {
+
+/// SIMD width in elements of T for this build.
+template <class T>
+Index packet_size();
+
+/// out (n x M, row stride ldo) = a (n x K, row stride lda) * b (K x M, row stride ldb).
+/// Each out(i, j) is the fused multiply-add chain over k = 0..K-1 in order, from 0.
+/// Requires ldb to be a multiple of packet_size<T>(), or M to be (then ldb may equal M):
+/// whole packets are read from b's rows.
+template <class T>
+void row_product(const T* a, Index lda, Index n, Index K, const T* b, Index ldb, Index M, T* out, Index ldo);
+
+}  // namespace ebm::ad::kernels
