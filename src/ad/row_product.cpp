@@ -66,6 +66,11 @@ template <class T>
 void row_product(const T* a, Index lda, Index n, Index K, const T* b, Index ldb, Index M, T* out, Index ldo) {
   constexpr Index P = kPacket<T>, W = 4 * P;
   Index j = 0;
+  if (n < 6) {
+    // Too few rows to hide the FMA latency with row blocks: run 8 column packets at once.
+    for (; j + 2 * W <= M; j += 2 * W)
+      for (Index i = 0; i < n; ++i) block<T, 1, 8>(a + i * lda, lda, b + j, ldb, K, out + i * ldo + j, ldo, 2 * W);
+  }
   for (; j + W <= M; j += W) panel<T, 4>(a, lda, n, b + j, ldb, K, out + j, ldo, W);
   for (; j < M; j += P) panel<T, 1>(a, lda, n, b + j, ldb, K, out + j, ldo, std::min(P, M - j));
 }
