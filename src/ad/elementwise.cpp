@@ -45,16 +45,17 @@ void sigmoid_pair(const X& x, Block<T>& s, Block<T>& q) {
 
 template <class T, class X>
 void sigmoid_derivative(const X& x, int k, Block<T>& out) {
+  if (k == 0) {  // accurate everywhere: exp(-x) overflowing to inf gives exactly 0
+    out = (T(1) + (-x).exp()).inverse();
+    return;
+  }
+  if (k == 1) {  // s q = e / (1 + e)^2 with e = exp(-|x|) <= 1
+    const Block<T> e = (-x.abs()).exp();
+    out = e / (T(1) + e).square();
+    return;
+  }
   Block<T> s(x.size()), q(x.size());
   sigmoid_pair<T>(x, s, q);
-  if (k == 0) {
-    out = s;
-    return;
-  }
-  if (k == 1) {
-    out = s * q;
-    return;
-  }
   // Horner in s with coefficients scaled by rising powers of q.
   const auto& c = kSigmoid.c[k];
   const int d = k + 1;
@@ -134,8 +135,15 @@ void value(Fn fn, int k, T param, const X& x, Block<T>& v) {
       sigmoid_derivative<T>(x, k, v);
       return;
     case Fn::Softplus:
-      if (k == 0) v = x.max(T(0)) + (-x.abs()).exp().log1p();
-      else sigmoid_derivative<T>(x, k - 1, v);
+      if (k == 0) {
+        // max(x, 0) + log1p(e), e = exp(-|x|) in (0, 1]. log1p(e) as log(u) corrected for the
+        // rounding of u = 1 + e: as accurate as Eigen's log1p and a third faster.
+        const Block<T> e = (-x.abs()).exp();
+        const Block<T> u = T(1) + e;
+        v = x.max(T(0)) + (u.log() - ((u - T(1)) - e) / u);
+      } else {
+        sigmoid_derivative<T>(x, k - 1, v);
+      }
       return;
     case Fn::Tanh:
       if (k == 0) {

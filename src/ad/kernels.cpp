@@ -7,12 +7,13 @@
 namespace ebm::ad::kernels {
 namespace {
 
-// Rows per chunk of a product whose rows follow the batch (any chunking gives the same bits).
+// Rows per chunk of a product whose rows follow the batch, at most (any chunking gives the
+// same bits: rows are computed independently).
 constexpr Index kMatmulChunkRows = 192;
 // Batch rows per partial product when a product sums over the batch (op(a) = a^T).
 constexpr Index kReduceChunkRows = 1024;
 // Below this many multiply-adds a product runs as one call (and on one thread).
-constexpr Index kMatmulParallelWork = 1 << 20;
+constexpr Index kMatmulParallelWork = 1 << 18;
 
 template <class T>
 using CMap = ConstMatMap<T>;
@@ -57,11 +58,16 @@ void matmul(const T* a, Index ar, Index ac, bool ta, const T* b, Index br, Index
       else dst.leftCols(m) = CMap<T>(b, br, bc);
       panel = packed.data();
     }
-    if (n * k * m < kMatmulParallelWork || n <= kMatmulChunkRows) {
+    const int threads = num_threads();
+    if (n * k * m < kMatmulParallelWork || threads == 1 || n <= kMatmulChunkRows) {
       row_product<T>(a, ac, n, k, panel, ldb, m, out, m);
       return;
     }
-    parallel_for_chunks(n, kMatmulChunkRows, [&](Index r0, Index r1) {
+    // Even shares for small batches, chunks of at most kMatmulChunkRows for large ones; whole
+    // blocks of 6 rows (the kernel's row block).
+    const Index share = (n + threads - 1) / threads;
+    const Index chunk = std::min(kMatmulChunkRows, (share + 5) / 6 * 6);
+    parallel_for_chunks(n, chunk, [&](Index r0, Index r1) {
       row_product<T>(a + r0 * ac, ac, r1 - r0, k, panel, ldb, m, out + r0 * m, m);
     });
     return;

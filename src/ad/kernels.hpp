@@ -32,13 +32,17 @@ void elementwise_chunks(Index n, Body&& body);
 
 namespace ebm::ad::kernels {
 inline constexpr Index kElementwiseChunk = 1 << 15;
+inline constexpr Index kElementwiseParallelMin = 1 << 15;  // below this, threads cost more than they save
 
+// Elementwise results do not depend on chunk boundaries: arrays are shared evenly between
+// threads, in chunks of at most kElementwiseChunk.
 template <class Body>
 void elementwise_chunks(Index n, Body&& body) {
-  if (n <= kElementwiseChunk) {
+  const int threads = num_threads();
+  if (n < kElementwiseParallelMin || threads == 1) {
     body(Index(0), n);
     return;
   }
-  parallel_for_chunks(n, kElementwiseChunk, body);
+  parallel_for_chunks(n, std::min(kElementwiseChunk, (n + threads - 1) / threads), body);
 }
 }  // namespace ebm::ad::kernels
