@@ -43,38 +43,58 @@ void matmul(const T* a, Index ar, Index ac, bool ta, const T* b, Index br, Index
     return;
   }
   if (!ta) {
-    // Output rows follow a's rows (the batch): the row-independent product, so a row's result
-    // does not depend on the rest of the batch. It wants op(b) as k x m row-major, with rows
-    // padded to whole packets unless m is a multiple of the packet size.
+    // Output rows follow a's rows (the batch): row-independent products, so a row's result
+    // does not depend on the rest of the batch.
     const Index P = packet_size<T>();
+    const int threads = num_threads();
+    const bool parallel = n * k * m >= kMatmulParallelWork && threads > 1 && n > kMatmulChunkRows;
+    // Even shares for mid-size batches, chunks of at most kMatmulChunkRows for large ones,
+    // in whole blocks of 6 rows (the kernel's row block).
+    const Index chunk = std::min(kMatmulChunkRows, ((n + threads - 1) / threads + 5) / 6 * 6);
+    std::vector<T>& packed = scratch<T>();
+    if (m < P) {
+      // Narrow output: one dot product per element against the rows of op(b)^T (m x k).
+      const T* bt = tb ? b : b_transposed;
+      if (bt == nullptr) {
+        packed.resize(static_cast<std::size_t>(m * k));
+        MatMap<T>(packed.data(), m, k) = CMap<T>(b, br, bc).transpose();
+        bt = packed.data();
+      }
+      auto rows = [&](Index r0, Index r1) { row_dot_product<T>(a + r0 * ac, ac, r1 - r0, k, bt, k, m, out + r0 * m, m); };
+      if (parallel) parallel_for_chunks(n, chunk, rows);
+      else rows(0, n);
+      return;
+    }
+    // Otherwise op(b) as k x m row-major, rows padded to whole packets unless m is a
+    // multiple of the packet size.
     const T* panel = tb ? b_transposed : b;
     Index ldb = m;
     if (panel == nullptr || m % P != 0) {
       ldb = (m + P - 1) / P * P;
-      std::vector<T>& packed = scratch<T>();
-      packed.assign(static_cast<std::size_t>(k * ldb), T(0));
+      packed.resize(static_cast<std::size_t>(k * ldb));
       MatMap<T> dst(packed.data(), k, ldb);
       if (tb) dst.leftCols(m) = CMap<T>(b, br, bc).transpose();
       else dst.leftCols(m) = CMap<T>(b, br, bc);
+      dst.rightCols(ldb - m).setZero();
       panel = packed.data();
     }
-    const int threads = num_threads();
-    if (n * k * m < kMatmulParallelWork || threads == 1 || n <= kMatmulChunkRows) {
-      row_product<T>(a, ac, n, k, panel, ldb, m, out, m);
-      return;
-    }
-    // Even shares for small batches, chunks of at most kMatmulChunkRows for large ones; whole
-    // blocks of 6 rows (the kernel's row block).
-    const Index share = (n + threads - 1) / threads;
-    const Index chunk = std::min(kMatmulChunkRows, (share + 5) / 6 * 6);
-    parallel_for_chunks(n, chunk, [&](Index r0, Index r1) {
-      row_product<T>(a + r0 * ac, ac, r1 - r0, k, panel, ldb, m, out + r0 * m, m);
-    });
+    auto rows = [&](Index r0, Index r1) { row_product<T>(a + r0 * ac, ac, r1 - r0, k, panel, ldb, m, out + r0 * m, m); };
+    if (parallel) parallel_for_chunks(n, chunk, rows);
+    else rows(0, n);
     return;
   }
   CMap<T> A(a, ar, ac), B(b, br, bc);
   // op(a) = a^T: the product sums over a's rows (the batch). Fixed chunks of the sum, each a
   // partial product, added in chunk order: the same bits for any thread count.
+  if (k <= 4 && !tb) {
+    // A sum of a few outer products (batch of one to four), row by row: Eigen's GEMM would
+    // pack both operands first, which costs more than the product.
+    for (Index i = 0; i < n; ++i) {
+      O.row(i).noalias() = A(0, i) * B.row(0);
+      for (Index r = 1; r < k; ++r) O.row(i).noalias() += A(r, i) * B.row(r);
+    }
+    return;
+  }
   if (k <= kReduceChunkRows) {
     product_at<T>(A, B, tb, O);
     return;

@@ -1,6 +1,7 @@
 #include "row_product.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 // Eigen's packet types carry alignment attributes that GCC drops, harmlessly, when they are
 // template arguments.
@@ -55,7 +56,30 @@ void panel(const T* a, Index lda, Index n, const T* b, Index ldb, Index K, T* ou
   for (; i < n; ++i) block<T, 1, V>(a + i * lda, lda, b, ldb, K, out + i * ldo, ldo, cols);
 }
 
+// Four packet accumulators over k in blocks of four packets, then one, added in a fixed order,
+// reduced across lanes, then the last K mod P terms by scalar fused multiply-adds.
+template <class T>
+inline T dot(const T* a, const T* b, Index K) {
+  constexpr Index P = kPacket<T>;
+  Packet<T> acc[4];
+  for (auto& p : acc) p = ei::pset1<Packet<T>>(T(0));
+  Index k = 0;
+  for (; k + 4 * P <= K; k += 4 * P)
+    for (int u = 0; u < 4; ++u)
+      acc[u] = ei::pmadd(ei::ploadu<Packet<T>>(a + k + u * P), ei::ploadu<Packet<T>>(b + k + u * P), acc[u]);
+  for (; k + P <= K; k += P) acc[0] = ei::pmadd(ei::ploadu<Packet<T>>(a + k), ei::ploadu<Packet<T>>(b + k), acc[0]);
+  T s = ei::predux(ei::padd(ei::padd(acc[0], acc[1]), ei::padd(acc[2], acc[3])));
+  for (; k < K; ++k) s = std::fma(a[k], b[k], s);
+  return s;
+}
+
 }  // namespace
+
+template <class T>
+void row_dot_product(const T* a, Index lda, Index n, Index K, const T* bt, Index ldbt, Index M, T* out, Index ldo) {
+  for (Index i = 0; i < n; ++i)
+    for (Index j = 0; j < M; ++j) out[i * ldo + j] = dot(a + i * lda, bt + j * ldbt, K);
+}
 
 template <class T>
 Index packet_size() {
@@ -67,7 +91,9 @@ void row_product(const T* a, Index lda, Index n, Index K, const T* b, Index ldb,
   constexpr Index P = kPacket<T>, W = 4 * P;
   Index j = 0;
   if (n < 6) {
-    // Too few rows to hide the FMA latency with row blocks: run 8 column packets at once.
+    // Too few rows to hide the FMA latency with row blocks: run 16 or 8 column packets at once.
+    for (; j + 4 * W <= M; j += 4 * W)
+      for (Index i = 0; i < n; ++i) block<T, 1, 16>(a + i * lda, lda, b + j, ldb, K, out + i * ldo + j, ldo, 4 * W);
     for (; j + 2 * W <= M; j += 2 * W)
       for (Index i = 0; i < n; ++i) block<T, 1, 8>(a + i * lda, lda, b + j, ldb, K, out + i * ldo + j, ldo, 2 * W);
   }
@@ -77,6 +103,9 @@ void row_product(const T* a, Index lda, Index n, Index K, const T* b, Index ldb,
 
 template Index packet_size<float>();
 template Index packet_size<double>();
+template void row_dot_product<float>(const float*, Index, Index, Index, const float*, Index, Index, float*, Index);
+template void row_dot_product<double>(const double*, Index, Index, Index, const double*, Index, Index, double*,
+                                      Index);
 template void row_product<float>(const float*, Index, Index, Index, const float*, Index, Index, float*, Index);
 template void row_product<double>(const double*, Index, Index, Index, const double*, Index, Index, double*, Index);
 

@@ -18,4 +18,11 @@ Index packet_size();
 template <class T>
 void row_product(const T* a, Index lda, Index n, Index K, const T* b, Index ldb, Index M, T* out, Index ldo);
 
+/// out (n x M, row stride ldo) with out(i, j) = dot(a row i, bt row j): a is n x K (stride lda),
+/// bt is M x K (stride ldbt), i.e. b's transpose. For narrow outputs (M below the packet size),
+/// where row_product would waste most of each packet. Each dot product has a fixed
+/// accumulation order that depends only on K, so rows are again independent of each other.
+template <class T>
+void row_dot_product(const T* a, Index lda, Index n, Index K, const T* bt, Index ldbt, Index M, T* out, Index ldo);
+
 }  // namespace ebm::ad::kernels
