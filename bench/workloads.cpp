@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <tuple>
 
 namespace ebm::bench {
 namespace {
@@ -54,6 +55,21 @@ Workload make_engine_workload(const std::string& name, Shape shape) {
       const auto gp = t.grad(ad::sum(ad::square(gx)), std::span<const ad::Var<T>>(params));
       g_sink = gp[0].value()(0, 0);
     };
+  } else if (name == "matmul") {
+    // The product roofline: x (B x H) W^T through the row-independent kernel, W's cached
+    // transpose as an MLP layer uses it.
+    auto w_mat = std::make_shared<Mat<T>>(s->mlp.weight(1));
+    auto w_t = std::make_shared<Mat<T>>(w_mat->transpose());
+    auto h = std::make_shared<Mat<T>>(Mat<T>::Random(shape.batch, shape.width));
+    w.state = std::make_shared<std::tuple<std::shared_ptr<MlpState>, decltype(w_mat), decltype(w_t), decltype(h)>>(
+        st, w_mat, w_t, h);
+    w.step = [s, w_mat, w_t, h] {
+      auto& t = s->tape;
+      t.reset();
+      ad::NoGrad<T> no_grad(t);
+      const auto wv = t.leaf_ref(w_mat->data(), w_mat->rows(), w_mat->cols(), false, w_t->data());
+      g_sink = ad::matmul(t.constant_ref(*h), wv, ad::Trans::No, ad::Trans::Yes).value()(0, 0);
+    };
   } else if (name == "record_op_x1000") {
     // Recording overhead: 1000 ops on 1x1 matrices, with gradients tracked, then reset.
     w.step = [s] {
@@ -70,7 +86,8 @@ Workload make_engine_workload(const std::string& name, Shape shape) {
 }
 
 std::vector<Workload> engine_workloads() {
-  std::vector<Workload> all{make_engine_workload("record_op_x1000", {1, 1, 1})};
+  std::vector<Workload> all{make_engine_workload("record_op_x1000", {1, 1, 1}),
+                            make_engine_workload("matmul", {4096, 2, 256}), make_engine_workload("matmul", {65536, 2, 128})};
   for (const char* name : {"forward", "grad_x", "double_backward"})
     for (Shape base : {Shape{0, 2, 128}, Shape{0, 64, 256}})
       for (long batch : {1L, 64L, 4096L}) all.push_back(make_engine_workload(name, {batch, base.dim, base.width}));
