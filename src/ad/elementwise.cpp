@@ -100,6 +100,18 @@ void integer_power_of_inverse(const X& x, int k, Block<T>& out) {
   for (int i = 1; i < k; ++i) out *= inv;
 }
 
+// (x f)^(k) = x f^(k) + k f^(k-1) (Leibniz), given f^(j) by f_derivative(x, j, out).
+template <class T, class X, class Derivative>
+void x_times_derivative(const X& x, int k, Block<T>& v, Derivative f_derivative) {
+  f_derivative(x, k, v);
+  v *= x;
+  if (k > 0) {
+    Block<T> lower(x.size());
+    f_derivative(x, k - 1, lower);
+    v += T(k) * lower;
+  }
+}
+
 template <class T, class X>
 void value(Fn fn, int k, T param, const X& x, Block<T>& v) {
   const Index m = x.size();
@@ -154,26 +166,12 @@ void value(Fn fn, int k, T param, const X& x, Block<T>& v) {
         v *= T(std::ldexp(1.0, k + 1));
       }
       return;
-    case Fn::Silu: {  // (x s)^(k) = x s^(k) + k s^(k-1)
-      sigmoid_derivative<T>(x, k, v);
-      v *= x;
-      if (k > 0) {
-        Block<T> lower(m);
-        sigmoid_derivative<T>(x, k - 1, lower);
-        v += T(k) * lower;
-      }
+    case Fn::Silu:  // x sigmoid(x)
+      x_times_derivative<T>(x, k, v, [](const X& y, int j, Block<T>& out) { sigmoid_derivative<T>(y, j, out); });
       return;
-    }
-    case Fn::Gelu: {  // (x Phi)^(k) = x Phi^(k) + k Phi^(k-1)
-      normal_cdf_derivative<T>(x, k, v);
-      v *= x;
-      if (k > 0) {
-        Block<T> lower(m);
-        normal_cdf_derivative<T>(x, k - 1, lower);
-        v += T(k) * lower;
-      }
+    case Fn::Gelu:  // x Phi(x)
+      x_times_derivative<T>(x, k, v, [](const X& y, int j, Block<T>& out) { normal_cdf_derivative<T>(y, j, out); });
       return;
-    }
     case Fn::Elu:
       if (k == 0) v = (x > T(0)).select(x, param * x.expm1());
       else v = (x > T(0)).select(Block<T>::Constant(m, k == 1 ? T(1) : T(0)), param * x.exp());
