@@ -3,6 +3,7 @@
 
 #include "../../bench/workloads.hpp"
 
+#include <ebm/core/error.hpp>
 #include <ebm/core/parallel.hpp>
 
 #include <nlohmann/json.hpp>
@@ -42,6 +43,14 @@ void run_bench(const BenchArgs& args) {
   auto workloads = args.peer ? bench::peer_workloads() : bench::engine_workloads();
   const double budget = args.peer ? (args.quick ? 0.5 : 2.0) : (args.quick ? 0.1 : 0.5);
   const long max_reps = args.peer ? 200 : 1000000;
+  const bool any = std::any_of(workloads.begin(), workloads.end(),
+                               [&](const bench::Workload& w) { return selected(args.only, w.name); });
+  if (!any) {
+    std::string names;
+    for (const auto& w : workloads)
+      if (names.find(w.name) == std::string::npos) names += (names.empty() ? "" : ", ") + w.name;
+    throw InvalidArgument("--only: no workload matches '" + args.only + "' (available: " + names + ")");
+  }
   if (!args.json) {
     std::printf("ebm bench: MLP D->H->H->1, softplus, float32, %d thread(s); median wall time per step\n", threads);
     std::printf("%-36s %14s %12s\n", "Benchmark", "Time", "Iterations");
@@ -73,7 +82,7 @@ void add_bench(CLI::App& app) {
   sub->add_flag("--peer", args->peer, "Run the workloads of shared/bench/WORKLOADS.md (implemented so far: langevin)");
   sub->add_flag("--json", args->json, "Print one JSON line per case (the schema compare.py reads)");
   sub->add_flag("--quick", args->quick, "Shorter timing budget per case");
-  sub->add_option("--threads", args->threads, "Thread count (default: all cores)")->check(CLI::PositiveNumber);
+  sub->add_option("--threads", args->threads, "Thread count (default: all cores)")->check(CLI::Range(1, 4096));
   sub->add_option("--only", args->only, "Comma-separated workload names to run (e.g. langevin,grad_x)");
   sub->callback([args] { run_bench(*args); });
 }
