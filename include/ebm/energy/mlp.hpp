@@ -62,6 +62,9 @@ class Mlp {
   std::vector<ad::Var<T>> bind(ad::Tape<T>& tape, bool requires_grad) const;
   /// Records E(x): x (N x D) -> N x 1, with params from bind().
   ad::Var<T> energy(ad::Var<T> x, const std::vector<ad::Var<T>>& params) const;
+  /// Records E(x) with the parameters as constants on x's tape: the DifferentiableEnergy
+  /// contract (energy/energy.hpp), for sampling.
+  ad::Var<T> energy(ad::Var<T> x) const { return energy(x, bind(*x.tape(), false)); }
 
   /// E(x) for a batch, x N x D -> N energies. Uses (and resets) the given tape.
   Vec<T> energy(ad::Tape<T>& tape, const Mat<T>& x) const;
