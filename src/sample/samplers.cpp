@@ -158,10 +158,9 @@ template <class T, class Score, class Rule>
 SampleResult<T> unadjusted(Index dim, const ChainOptions<T>& o, Index steps, Index keep_from, Score&& score_at,
                            Rule&& rule) {
   Run<T> run(dim, o, steps, keep_from);
-  Vec<T> energies;
   Mat<T> scores;
   for (Index k = 1; k <= steps; ++k) {
-    score_at(k, run.x, energies, scores);
+    score_at(k, run.x, scores);
     const auto [drift, noise_var] = rule(k);
     const T noise_scale = std::sqrt(T(2) * noise_var);
     for_chains(o.chains, [&](Index c0, Index c1) {
@@ -193,7 +192,7 @@ SampleResult<T> unadjusted(Index dim, const ChainOptions<T>& o, Index steps, Ind
 
 template <class T>
 auto plain_score(const BatchEvaluation<T>& eval) {
-  return [&eval](Index, const Mat<T>& x, Vec<T>& e, Mat<T>& s) { eval(x, e, s); };
+  return [&eval](Index, const Mat<T>& x, Mat<T>& s) { eval(x, nullptr, s); };
 }
 
 template <class T>
@@ -395,7 +394,7 @@ SampleResult<T> run_mala(Index dim, const BatchEvaluation<T>& eval, const MalaOp
   Run<T> run(dim, o, o.steps, o.burn_in);
   Vec<T> ex, ey;
   Mat<T> sx, sy, y(n, dim);
-  eval(run.x, ex, sx);
+  eval(run.x, &ex, sx);
   for (Index c = 0; c < n; ++c)
     if (!std::isfinite(ex(c)) || !row_finite(sx, c)) run.fail(c, 0);
 
@@ -417,7 +416,7 @@ SampleResult<T> run_mala(Index dim, const BatchEvaluation<T>& eval, const MalaOp
         for (Index j = 0; j < dim; ++j) y(c, j) = run.x(c, j) + hc * sx(c, j) + scale * eps[j];
       }
     });
-    eval(y, ey, sy);
+    eval(y, &ey, sy);
     for_chains(n, [&](Index c0, Index c1) {
       for (Index c = c0; c < c1; ++c) {
         if (!run.alive(c)) continue;
@@ -457,7 +456,7 @@ SampleResult<T> annealed_langevin(Index dim, const NoiseConditionalScore<T>& sco
   auto sigma_of = [&](Index k) { return geometric_level(o.sigma_max, o.sigma_min, (k - 1) / o.steps_per_level, o.levels); };
   return unadjusted<T>(
       dim, o, steps, steps - o.steps_per_level + o.burn_in,
-      [&](Index k, const Mat<T>& x, Vec<T>&, Mat<T>& s) { score(x, sigma_of(k), s); },
+      [&](Index k, const Mat<T>& x, Mat<T>& s) { score(x, sigma_of(k), s); },
       [&](Index k) {
         const T sigma = sigma_of(k), alpha = o.step_size * sigma * sigma / (o.sigma_min * o.sigma_min);
         return std::pair<T, T>(alpha, alpha);

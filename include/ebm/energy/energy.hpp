@@ -39,26 +39,31 @@ concept Energy = DifferentiableEnergy<E, T> || ClosedFormEnergy<E, T>;
 template <class T>
 class EnergyEvaluator {
  public:
-  /// energies (N) and, when scores is not null, scores (N x D) at x (N x D).
+  /// At x (N x D): energies (N) when `energies` is not null, scores (N x D) when `scores` is
+  /// not null. A closed-form energy computes only what is asked for.
   template <Energy<T> E>
-  void evaluate(const E& e, const Mat<T>& x, Vec<T>& energies, Mat<T>* scores) {
+  void evaluate(const E& e, const Mat<T>& x, Vec<T>* energies, Mat<T>* scores) {
     check_dim(e.dim(), x);
     if constexpr (ClosedFormEnergy<E, T>) {
-      e.energy(x, energies);
+      if (energies) e.energy(x, *energies);
       if (scores) e.score(x, *scores);
     } else {
       tape_.reset();
       const ad::Var<T> xv = tape_.variable_ref(x);
       if (!scores) {
         ad::NoGrad<T> no_grad(tape_);
-        energies = e.energy(xv).value();
+        if (energies) *energies = e.energy(xv).value();
         return;
       }
       const ad::Var<T> y = e.energy(xv);
       check_energy_shape(y, x.rows());
-      energies = y.value();
+      if (energies) *energies = y.value();
       score_into(y, xv, *scores);
     }
+  }
+  template <Energy<T> E>
+  void evaluate(const E& e, const Mat<T>& x, Vec<T>& energies, Mat<T>* scores) {
+    evaluate(e, x, &energies, scores);
   }
   template <Energy<T> E>
   Vec<T> energy(const E& e, const Mat<T>& x) {
@@ -95,9 +100,12 @@ class AnyEnergy {
   bool differentiable() const { return impl_->differentiable(); }
   /// Records E(x) (N x 1); throws InvalidArgument for closed-form-only energies.
   ad::Var<T> energy(ad::Var<T> x) const { return impl_->energy(x); }
-  /// energies (N) and, when scores is not null, scores (N x D), using the given evaluator.
-  void evaluate(EnergyEvaluator<T>& ev, const Mat<T>& x, Vec<T>& energies, Mat<T>* scores) const {
+  /// As EnergyEvaluator::evaluate, using the given evaluator.
+  void evaluate(EnergyEvaluator<T>& ev, const Mat<T>& x, Vec<T>* energies, Mat<T>* scores) const {
     impl_->evaluate(ev, x, energies, scores);
+  }
+  void evaluate(EnergyEvaluator<T>& ev, const Mat<T>& x, Vec<T>& energies, Mat<T>* scores) const {
+    impl_->evaluate(ev, x, &energies, scores);
   }
 
  private:
@@ -106,7 +114,7 @@ class AnyEnergy {
     virtual Index dim() const = 0;
     virtual bool differentiable() const = 0;
     virtual ad::Var<T> energy(ad::Var<T> x) const = 0;
-    virtual void evaluate(EnergyEvaluator<T>& ev, const Mat<T>& x, Vec<T>& e, Mat<T>* s) const = 0;
+    virtual void evaluate(EnergyEvaluator<T>& ev, const Mat<T>& x, Vec<T>* e, Mat<T>* s) const = 0;
   };
   template <class E>
   struct Model final : Concept {
@@ -117,7 +125,7 @@ class AnyEnergy {
       if constexpr (DifferentiableEnergy<E, T>) return e.energy(x);
       else throw_not_differentiable();
     }
-    void evaluate(EnergyEvaluator<T>& ev, const Mat<T>& x, Vec<T>& out, Mat<T>* s) const override {
+    void evaluate(EnergyEvaluator<T>& ev, const Mat<T>& x, Vec<T>* out, Mat<T>* s) const override {
       ev.evaluate(e, x, out, s);
     }
     E e;

@@ -115,9 +115,10 @@ struct SampleResult {
   std::string summary() const;
 };
 
-/// The batch evaluation the samplers run on: energies (N) and scores (N x D) at x (N x D).
+/// The batch evaluation the samplers run on: scores (N x D) at x (N x D), and energies (N) when
+/// `energies` is not null (MALA needs them, the unadjusted samplers do not).
 template <class T>
-using BatchEvaluation = std::function<void(const Mat<T>& x, Vec<T>& energies, Mat<T>& scores)>;
+using BatchEvaluation = std::function<void(const Mat<T>& x, Vec<T>* energies, Mat<T>& scores)>;
 /// A noise-conditional score s(x, sigma) (N x D), for annealing over noise levels.
 template <class T>
 using NoiseConditionalScore = std::function<void(const Mat<T>& x, T sigma, Mat<T>& scores)>;
@@ -145,12 +146,12 @@ SampleResult<T> run_annealed_temperature(Index dim, const BatchEvaluation<T>& ev
 template <class T, Energy<T> E>
 BatchEvaluation<T> batch_evaluation(const E& energy) {
   auto evaluator = std::make_shared<EnergyEvaluator<T>>();
-  return [&energy, evaluator](const Mat<T>& x, Vec<T>& e, Mat<T>& s) { evaluator->evaluate(energy, x, e, &s); };
+  return [&energy, evaluator](const Mat<T>& x, Vec<T>* e, Mat<T>& s) { evaluator->evaluate(energy, x, e, &s); };
 }
 template <class T>
 BatchEvaluation<T> batch_evaluation(const AnyEnergy<T>& energy) {
   auto evaluator = std::make_shared<EnergyEvaluator<T>>();
-  return [&energy, evaluator](const Mat<T>& x, Vec<T>& e, Mat<T>& s) { energy.evaluate(*evaluator, x, e, &s); };
+  return [&energy, evaluator](const Mat<T>& x, Vec<T>* e, Mat<T>& s) { energy.evaluate(*evaluator, x, e, &s); };
 }
 }  // namespace detail
 
