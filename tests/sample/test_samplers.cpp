@@ -264,6 +264,64 @@ TEST(Reproducibility, SameBitsForAnyThreadCountAndBatchSplit) {
   EXPECT_EQ(b.chains_kept.front(), 600);
 }
 
+// A symmetric double well a (x^2 - c^2)^2 with a barrier of a c^4 = 64 (in units of T = 1).
+struct DeepWell {
+  Index dim() const { return 1; }
+  void energy(const MatD& x, Vec<double>& out) const { out = 4.0 * (x.array().square() - 4.0).square().matrix(); }
+  void score(const MatD& x, MatD& out) const { out = (-16.0 * x.array() * (x.array().square() - 4.0)).matrix(); }
+};
+
+double fraction_negative(const MatD& states) { return (states.array() < 0).cast<double>().mean(); }
+
+TEST(Annealed, CrossesABarrierThatPlainLangevinCannot) {
+  // All chains start in the right-hand well. At T = 1 a crossing needs ~exp(64) steps: ULA
+  // stays put. Annealing from T = 200 down to 1 lets the chains spread over both wells first;
+  // by symmetry half of them must end on each side: 0.5 within 4 binomial standard errors.
+  const Index chains = 2000;
+  ebm::AnnealedOptions<double> a;
+  a.chains = chains;
+  a.levels = 12;
+  a.steps_per_level = 300;
+  a.step_size = 0.002;
+  a.max_temperature = 200;
+  a.seed = 13;
+  a.init.kind = ebm::Initialization<double>::Kind::Points;
+  a.init.points = MatD::Constant(1, 1, 2.0);
+  const auto annealed = ebm::annealed_langevin(DeepWell{}, a);
+  const double se = std::sqrt(0.25 / static_cast<double>(chains));
+  EXPECT_NEAR(fraction_negative(annealed.final_state), 0.5, 4 * se);
+  EXPECT_EQ(annealed.draws_per_chain, 300);  // kept draws come from the last level only
+
+  ebm::UlaOptions<double> u;
+  u.chains = chains;
+  u.steps = a.levels * a.steps_per_level;
+  u.step_size = a.step_size;
+  u.seed = 13;
+  u.init = a.init;
+  EXPECT_EQ(fraction_negative(ebm::ula(DeepWell{}, u).final_state), 0.0);
+}
+
+TEST(Annealed, NoiseLevelsUseTheScoreOfEachLevel) {
+  // With the exact noise-conditional score of N(0, 1) smoothed by N(0, sigma^2), that is
+  // -x / (1 + sigma^2), the last level samples N(0, 1 + sigma_min^2) up to ULA's bias.
+  const double sigma_min = 0.1, step = 0.01;
+  ebm::AnnealedOptions<double> a;
+  a.chains = 20000;
+  a.levels = 5;
+  a.steps_per_level = 400;
+  a.step_size = step;
+  a.sigma_max = 3;
+  a.sigma_min = sigma_min;
+  a.seed = 14;
+  const ebm::NoiseConditionalScore<double> score = [](const MatD& x, double sigma, MatD& out) {
+    out = -x / (1 + sigma * sigma);
+  };
+  const auto r = ebm::annealed_langevin<double>(1, score, a);
+  const auto est = final_state_variance(r.final_state);
+  const double v = 1 + sigma_min * sigma_min;  // step at the last level: a = step, ULA bias 1/(1 - a/(2v))
+  EXPECT_NEAR(est.value, v / (1 - step / (2 * v)), 4 * est.standard_error);
+}
+
 TEST(Options, BadValuesNameTheField) {
   ebm::UlaOptions<double> o;
   o.step_size = -1;
