@@ -3,8 +3,10 @@
 #include <ebm/ad/ops.hpp>
 #include <ebm/core/error.hpp>
 #include <ebm/core/rng.hpp>
+#include <ebm/energy/analytic.hpp>
 #include <ebm/energy/mlp.hpp>
 #include <ebm/sample/langevin.hpp>
+#include <ebm/sample/samplers.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -30,6 +32,31 @@ struct MlpState {
 volatile T g_sink;  // keeps results observable so no work is optimised away
 
 }  // namespace
+
+// Single-chain sampling on the 2-D analytic Gaussian: 100000 steps per timed step.
+Workload make_single_chain_workload(const std::string& name) {
+  auto target = std::make_shared<Gaussian<double>>(RowVec<double>{{0.0, 0.0}}, Mat<double>{{1.0, 0.5}, {0.5, 2.0}});
+  Workload w{name, {1, 2, 0}, {}, target};
+  if (name == "ula_1chain_x100000") {
+    w.step = [target] {
+      UlaOptions<double> o;
+      o.chains = 1;
+      o.steps = 100000;
+      o.step_size = 0.1;
+      g_sink = static_cast<T>(ula(*target, o).final_state(0, 0));
+    };
+  } else {
+    w.step = [target] {
+      MalaOptions<double> o;
+      o.chains = 1;
+      o.steps = 100000;
+      o.adapt = false;
+      o.step_size = 0.5;
+      g_sink = static_cast<T>(mala(*target, o).final_state(0, 0));
+    };
+  }
+  return w;
+}
 
 Workload make_engine_workload(const std::string& name, Shape shape) {
   auto st = std::make_shared<MlpState>(shape);
@@ -87,7 +114,9 @@ Workload make_engine_workload(const std::string& name, Shape shape) {
 
 std::vector<Workload> engine_workloads() {
   std::vector<Workload> all{make_engine_workload("record_op_x1000", {1, 1, 1}),
-                            make_engine_workload("matmul", {4096, 2, 256}), make_engine_workload("matmul", {65536, 2, 128})};
+                            make_engine_workload("matmul", {4096, 2, 256}), make_engine_workload("matmul", {65536, 2, 128}),
+                            make_single_chain_workload("ula_1chain_x100000"),
+                            make_single_chain_workload("mala_1chain_x100000")};
   for (const char* name : {"forward", "grad_x", "double_backward"})
     for (Shape base : {Shape{0, 2, 128}, Shape{0, 64, 256}})
       for (long batch : {1L, 64L, 4096L}) all.push_back(make_engine_workload(name, {batch, base.dim, base.width}));

@@ -24,20 +24,16 @@ constexpr std::size_t draws_per_block() {
   return sizeof(T) == 4 ? 8 : 4;
 }
 
+// fill(block words, buf, n) writes at least the first n (<= per) draws of a block into buf.
 template <class T, class Fill>
 void fill_blocks(std::uint64_t seed, std::uint64_t stream, std::uint64_t counter, std::span<T> out, Fill fill) {
   constexpr std::size_t per = draws_per_block<T>();
   T buf[per];
   for (std::size_t start = 0, block = 0; start < out.size(); start += per, ++block) {
-    fill(block_at(seed, stream, counter, block), buf);
     const std::size_t n = std::min(per, out.size() - start);
+    fill(block_at(seed, stream, counter, block), buf, n);
     for (std::size_t k = 0; k < n; ++k) out[start + k] = buf[k];
   }
-}
-
-template <class T>
-void words(const Philox::ctr_type& r, std::uint64_t w[4]) {
-  for (int k = 0; k < 4; ++k) w[k] = r.v[k];
 }
 
 }  // namespace
@@ -49,7 +45,7 @@ void CounterRng::raw_block(std::uint64_t counter, std::uint64_t block, std::uint
 
 template <class T>
 void CounterRng::uniform(std::uint64_t counter, std::span<T> out) const {
-  fill_blocks<T>(seed_, stream_, counter, out, [](const Philox::ctr_type& r, T* buf) {
+  fill_blocks<T>(seed_, stream_, counter, out, [](const Philox::ctr_type& r, T* buf, std::size_t) {
     if constexpr (sizeof(T) == 4) {
       for (int k = 0; k < 4; ++k) {
         buf[2 * k] = r123::u01fixedpt<T>(static_cast<std::uint32_t>(r.v[k]));
@@ -63,22 +59,19 @@ void CounterRng::uniform(std::uint64_t counter, std::span<T> out) const {
 
 template <class T>
 void CounterRng::normal(std::uint64_t counter, std::span<T> out) const {
-  fill_blocks<T>(seed_, stream_, counter, out, [](const Philox::ctr_type& r, T* buf) {
-    if constexpr (sizeof(T) == 4) {
-      for (int k = 0; k < 4; k += 2) {
-        const auto a = r123::boxmuller(static_cast<std::uint32_t>(r.v[k]), static_cast<std::uint32_t>(r.v[k] >> 32));
-        const auto b = r123::boxmuller(static_cast<std::uint32_t>(r.v[k + 1]),
-                                       static_cast<std::uint32_t>(r.v[k + 1] >> 32));
-        buf[2 * k] = a.x;
-        buf[2 * k + 1] = a.y;
-        buf[2 * k + 2] = b.x;
-        buf[2 * k + 3] = b.y;
-      }
-    } else {
-      for (int k = 0; k < 4; k += 2) {
-        const auto a = r123::boxmuller(r.v[k], r.v[k + 1]);
-        buf[k] = a.x;
-        buf[k + 1] = a.y;
+  // Box-Muller pairs from consecutive 32-bit halves (float) or whole words (double); only the
+  // pairs a short request needs are computed, and draw i is the same whatever the request.
+  fill_blocks<T>(seed_, stream_, counter, out, [](const Philox::ctr_type& r, T* buf, std::size_t n) {
+    for (std::size_t pair = 0; 2 * pair < n; ++pair) {
+      if constexpr (sizeof(T) == 4) {
+        const std::uint64_t w = r.v[pair];
+        const auto z = r123::boxmuller(static_cast<std::uint32_t>(w), static_cast<std::uint32_t>(w >> 32));
+        buf[2 * pair] = z.x;
+        buf[2 * pair + 1] = z.y;
+      } else {
+        const auto z = r123::boxmuller(r.v[2 * pair], r.v[2 * pair + 1]);
+        buf[2 * pair] = z.x;
+        buf[2 * pair + 1] = z.y;
       }
     }
   });
@@ -86,7 +79,7 @@ void CounterRng::normal(std::uint64_t counter, std::span<T> out) const {
 
 template <class T>
 void CounterRng::rademacher(std::uint64_t counter, std::span<T> out) const {
-  fill_blocks<T>(seed_, stream_, counter, out, [](const Philox::ctr_type& r, T* buf) {
+  fill_blocks<T>(seed_, stream_, counter, out, [](const Philox::ctr_type& r, T* buf, std::size_t) {
     constexpr std::size_t per = draws_per_block<T>();
     for (std::size_t k = 0; k < per; ++k) buf[k] = ((r.v[k % 4] >> (k / 4)) & 1u) ? T(1) : T(-1);
   });
