@@ -20,6 +20,7 @@ using T = float;
 struct MlpState {
   Mlp<T> mlp;
   ad::Tape<T> tape;
+  EnergyEvaluator<T> evaluator;
   Mat<T> x, score;
   std::uint64_t step = 0;
   MlpState(Shape s)
@@ -129,7 +130,7 @@ Workload make_peer_workload(const std::string& name, Shape shape) {
   MlpState* s = st.get();
   Workload w{name, shape, {}, st};
   w.step = [s] {
-    s->mlp.score(s->tape, s->x, s->score);
+    s->evaluator.evaluate(s->mlp, s->x, nullptr, &s->score);
     langevin_update<T>(s->x, s->score, T(0.01), 11, s->step++);
   };
   return w;

@@ -31,15 +31,22 @@ std::vector<T>& scratch() {
   return buffer;
 }
 
+template <class T>
+std::vector<T>& bias_scratch() {
+  thread_local std::vector<T> buffer;
+  return buffer;
+}
+
 }  // namespace
 
 template <class T>
 void matmul(const T* a, Index ar, Index ac, bool ta, const T* b, Index br, Index bc, bool tb, const T* b_transposed,
-            T* out) {
+            const T* bias, T* out) {
   const Index n = ta ? ac : ar, k = ta ? ar : ac, m = tb ? br : bc;
   MatMap<T> O(out, n, m);
   if (k == 0) {
-    O.setZero();
+    if (bias) O.rowwise() = ConstMatMap<T>(bias, 1, m).row(0);
+    else O.setZero();
     return;
   }
   if (!ta) {
@@ -60,7 +67,9 @@ void matmul(const T* a, Index ar, Index ac, bool ta, const T* b, Index br, Index
         MatMap<T>(packed.data(), m, k) = CMap<T>(b, br, bc).transpose();
         bt = packed.data();
       }
-      auto rows = [&](Index r0, Index r1) { row_dot_product<T>(a + r0 * ac, ac, r1 - r0, k, bt, k, m, out + r0 * m, m); };
+      auto rows = [&](Index r0, Index r1) {
+        row_dot_product<T>(a + r0 * ac, ac, r1 - r0, k, bt, k, m, bias, out + r0 * m, m);
+      };
       if (parallel) parallel_for_chunks(n, chunk, rows);
       else rows(0, n);
       return;
@@ -69,8 +78,15 @@ void matmul(const T* a, Index ar, Index ac, bool ta, const T* b, Index br, Index
     // multiple of the packet size.
     const T* panel = tb ? b_transposed : b;
     Index ldb = m;
+    const T* bias_row = bias;
     if (panel == nullptr || m % P != 0) {
       ldb = (m + P - 1) / P * P;
+      if (bias && m % P != 0) {  // whole packets of bias too
+        std::vector<T>& padded = bias_scratch<T>();
+        padded.assign(static_cast<std::size_t>(ldb), T(0));
+        std::copy(bias, bias + m, padded.begin());
+        bias_row = padded.data();
+      }
       packed.resize(static_cast<std::size_t>(k * ldb));
       MatMap<T> dst(packed.data(), k, ldb);
       if (tb) dst.leftCols(m) = CMap<T>(b, br, bc).transpose();
@@ -78,7 +94,9 @@ void matmul(const T* a, Index ar, Index ac, bool ta, const T* b, Index br, Index
       dst.rightCols(ldb - m).setZero();
       panel = packed.data();
     }
-    auto rows = [&](Index r0, Index r1) { row_product<T>(a + r0 * ac, ac, r1 - r0, k, panel, ldb, m, out + r0 * m, m); };
+    auto rows = [&](Index r0, Index r1) {
+      row_product<T>(a + r0 * ac, ac, r1 - r0, k, panel, ldb, m, bias_row, out + r0 * m, m);
+    };
     if (parallel) parallel_for_chunks(n, chunk, rows);
     else rows(0, n);
     return;
@@ -197,7 +215,7 @@ void reduce_to(const T* a, Index ar, Index ac, T* out, Index rows, Index cols) {
 }
 
 #define EBM_INSTANTIATE(T)                                                                                \
-  template void matmul<T>(const T*, Index, Index, bool, const T*, Index, Index, bool, const T*, T*);                \
+  template void matmul<T>(const T*, Index, Index, bool, const T*, Index, Index, bool, const T*, const T*, T*);                \
   template void arith<T>(Arith, const T*, Index, Index, const T*, Index, Index, T*, Index, Index);         \
   template void reduce_to<T>(const T*, Index, Index, T*, Index, Index);
 EBM_INSTANTIATE(float)

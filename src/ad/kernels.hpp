@@ -7,10 +7,11 @@ namespace ebm::ad::kernels {
 
 /// out (n x m) = op(a) op(b); a is ar x ac, b is br x bc as stored. b_transposed, when not
 /// null, holds b's transpose (bc x br, row-major): used instead of transposing b when tb.
-/// Without op(a) = a^T, each output row is computed independently of the other rows.
+/// Without op(a) = a^T, each output row is computed independently of the other rows, and
+/// `bias` (1 x m, or null) is added to every row inside the product.
 template <class T>
 void matmul(const T* a, Index ar, Index ac, bool ta, const T* b, Index br, Index bc, bool tb, const T* b_transposed,
-            T* out);
+            const T* bias, T* out);
 
 enum class Arith { Add, Sub, Mul, Div };
 /// out (rows x cols) = a op b with a (ar x ac) and b (br x bc) broadcast to rows x cols.

@@ -80,9 +80,10 @@ void require_range(Index start, Index count, Index extent, const char* where, co
 
 }  // namespace
 
+namespace {
+// op(a) op(b) (+ bias, a 1 x m row, when valid): one MatMul node.
 template <class T>
-Var<T> matmul(Var<T> a, Var<T> b, Trans ta, Trans tb) {
-  const char* where = "ebm::ad::matmul";
+Var<T> matmul_node(Var<T> a, Var<T> b, Trans ta, Trans tb, Var<T> bias, const char* where) {
   Tape<T>& t = tape_of(a, b, where);
   const bool at = ta == Trans::Yes, bt = tb == Trans::Yes;
   const Index n = at ? a.cols() : a.rows(), k = at ? a.rows() : a.cols();
@@ -91,23 +92,32 @@ Var<T> matmul(Var<T> a, Var<T> b, Trans ta, Trans tb) {
     throw InvalidArgument(std::string(where) + ": shapes " + shapes2(a.rows(), a.cols(), b.rows(), b.cols()) +
                           (at ? " (first transposed)" : "") + (bt ? " (second transposed)" : "") +
                           " do not match: inner dimensions " + std::to_string(k) + " != " + std::to_string(kb));
-  const std::int32_t id = t.push(Op::MatMul, a.id(), b.id(), n, m);
+  if (bias.valid()) {
+    t.check_var(bias, where, "bias");
+    if (bias.rows() != 1 || bias.cols() != m)
+      throw InvalidArgument(std::string(where) + ": bias has shape " + shape_str(bias.rows(), bias.cols()) +
+                            ", expected 1x" + std::to_string(m));
+  }
+  const std::int32_t id = t.push(Op::MatMul, a.id(), b.id(), n, m, bias.valid() ? bias.id() : -1);
   auto& node = t.node(id);
   node.trans_a = at;
   node.trans_b = bt;
   const auto& bn = t.node(b.id());
   kernels::matmul<T>(t.node(a.id()).data(), a.rows(), a.cols(), at, bn.data(), b.rows(), b.cols(), bt, bn.transposed,
-                     node.buffer.data());
+                     bias.valid() ? t.node(bias.id()).data() : nullptr, node.buffer.data());
   return t.finish(id);
+}
+}  // namespace
+
+template <class T>
+Var<T> matmul(Var<T> a, Var<T> b, Trans ta, Trans tb) {
+  return matmul_node(a, b, ta, tb, Var<T>(), "ebm::ad::matmul");
 }
 
 template <class T>
 Var<T> linear(Var<T> x, Var<T> w, Var<T> b) {
-  if (b.valid() && (b.rows() != 1 || b.cols() != w.rows()))
-    throw InvalidArgument("ebm::ad::linear: bias has shape " + shape_str(b.rows(), b.cols()) + ", expected 1x" +
-                          std::to_string(w.rows()));
-  const Var<T> y = matmul(x, w, Trans::No, Trans::Yes);
-  return b.valid() ? add(y, b) : y;
+  // The bias is added inside the product: one pass over the output instead of two.
+  return matmul_node(x, w, Trans::No, Trans::Yes, b, "ebm::ad::linear");
 }
 
 template <class T>

@@ -20,11 +20,13 @@ constexpr int kPacket = ei::unpacket_traits<Packet<T>>::size;
 // element gets the same instruction sequence whatever R and V are, so blocking never changes
 // a result.
 template <class T, int R, int V>
-inline void block(const T* a, Index lda, const T* b, Index ldb, Index K, T* out, Index ldo, Index cols) {
+inline void block(const T* a, Index lda, const T* b, Index ldb, Index K, const T* bias, T* out, Index ldo, Index cols) {
   constexpr int P = kPacket<T>;
   Packet<T> acc[R][V];
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < V; ++v) acc[r][v] = ei::pset1<Packet<T>>(T(0));
+  for (int v = 0; v < V; ++v) {
+    const Packet<T> start = bias ? ei::ploadu<Packet<T>>(bias + v * P) : ei::pset1<Packet<T>>(T(0));
+    for (int r = 0; r < R; ++r) acc[r][v] = start;
+  }
   for (Index k = 0; k < K; ++k) {
     Packet<T> bk[V];
     for (int v = 0; v < V; ++v) bk[v] = ei::ploadu<Packet<T>>(b + k * ldb + v * P);
@@ -49,11 +51,15 @@ inline void block(const T* a, Index lda, const T* b, Index ldb, Index K, T* out,
 
 // All rows against one panel of V packets of columns (the panel stays in L1 across rows).
 template <class T, int V>
-void panel(const T* a, Index lda, Index n, const T* b, Index ldb, Index K, T* out, Index ldo, Index cols) {
+void panel(const T* a, Index lda, Index n, const T* b, Index ldb, Index K, const T* bias, T* out, Index ldo,
+           Index cols) {
   constexpr int R = V >= 4 ? 6 : 8;  // 24 or 8 accumulators: fits the 32 AVX-512 registers
   Index i = 0;
-  for (; i + R <= n; i += R) block<T, R, V>(a + i * lda, lda, b, ldb, K, out + i * ldo, ldo, cols);
-  for (; i < n; ++i) block<T, 1, V>(a + i * lda, lda, b, ldb, K, out + i * ldo, ldo, cols);
+  for (; i + R <= n; i += R) block<T, R, V>(a + i * lda, lda, b, ldb, K, bias, out + i * ldo, ldo, cols);
+  // The remaining rows in blocks of 4, 2, 1: enough independent chains to hide FMA latency.
+  for (; i + 4 <= n; i += 4) block<T, 4, V>(a + i * lda, lda, b, ldb, K, bias, out + i * ldo, ldo, cols);
+  for (; i + 2 <= n; i += 2) block<T, 2, V>(a + i * lda, lda, b, ldb, K, bias, out + i * ldo, ldo, cols);
+  for (; i < n; ++i) block<T, 1, V>(a + i * lda, lda, b, ldb, K, bias, out + i * ldo, ldo, cols);
 }
 
 // Four packet accumulators over k in blocks of four packets, then one, added in a fixed order,
@@ -76,9 +82,10 @@ inline T dot(const T* a, const T* b, Index K) {
 }  // namespace
 
 template <class T>
-void row_dot_product(const T* a, Index lda, Index n, Index K, const T* bt, Index ldbt, Index M, T* out, Index ldo) {
+void row_dot_product(const T* a, Index lda, Index n, Index K, const T* bt, Index ldbt, Index M, const T* bias, T* out,
+                     Index ldo) {
   for (Index i = 0; i < n; ++i)
-    for (Index j = 0; j < M; ++j) out[i * ldo + j] = dot(a + i * lda, bt + j * ldbt, K);
+    for (Index j = 0; j < M; ++j) out[i * ldo + j] = dot(a + i * lda, bt + j * ldbt, K) + (bias ? bias[j] : T(0));
 }
 
 template <class T>
@@ -87,26 +94,30 @@ Index packet_size() {
 }
 
 template <class T>
-void row_product(const T* a, Index lda, Index n, Index K, const T* b, Index ldb, Index M, T* out, Index ldo) {
+void row_product(const T* a, Index lda, Index n, Index K, const T* b, Index ldb, Index M, const T* bias, T* out,
+                 Index ldo) {
   constexpr Index P = kPacket<T>, W = 4 * P;
   Index j = 0;
   if (n < 6) {
     // Too few rows to hide the FMA latency with row blocks: run 16 or 8 column packets at once.
     for (; j + 4 * W <= M; j += 4 * W)
-      for (Index i = 0; i < n; ++i) block<T, 1, 16>(a + i * lda, lda, b + j, ldb, K, out + i * ldo + j, ldo, 4 * W);
+      for (Index i = 0; i < n; ++i) block<T, 1, 16>(a + i * lda, lda, b + j, ldb, K, bias ? bias + j : nullptr, out + i * ldo + j, ldo, 4 * W);
     for (; j + 2 * W <= M; j += 2 * W)
-      for (Index i = 0; i < n; ++i) block<T, 1, 8>(a + i * lda, lda, b + j, ldb, K, out + i * ldo + j, ldo, 2 * W);
+      for (Index i = 0; i < n; ++i) block<T, 1, 8>(a + i * lda, lda, b + j, ldb, K, bias ? bias + j : nullptr, out + i * ldo + j, ldo, 2 * W);
   }
-  for (; j + W <= M; j += W) panel<T, 4>(a, lda, n, b + j, ldb, K, out + j, ldo, W);
-  for (; j < M; j += P) panel<T, 1>(a, lda, n, b + j, ldb, K, out + j, ldo, std::min(P, M - j));
+  for (; j + W <= M; j += W) panel<T, 4>(a, lda, n, b + j, ldb, K, bias ? bias + j : nullptr, out + j, ldo, W);
+  for (; j < M; j += P) panel<T, 1>(a, lda, n, b + j, ldb, K, bias ? bias + j : nullptr, out + j, ldo, std::min(P, M - j));
 }
 
 template Index packet_size<float>();
 template Index packet_size<double>();
-template void row_dot_product<float>(const float*, Index, Index, Index, const float*, Index, Index, float*, Index);
-template void row_dot_product<double>(const double*, Index, Index, Index, const double*, Index, Index, double*,
-                                      Index);
-template void row_product<float>(const float*, Index, Index, Index, const float*, Index, Index, float*, Index);
-template void row_product<double>(const double*, Index, Index, Index, const double*, Index, Index, double*, Index);
+template void row_dot_product<float>(const float*, Index, Index, Index, const float*, Index, Index, const float*,
+                                     float*, Index);
+template void row_dot_product<double>(const double*, Index, Index, Index, const double*, Index, Index, const double*,
+                                      double*, Index);
+template void row_product<float>(const float*, Index, Index, Index, const float*, Index, Index, const float*, float*,
+                                 Index);
+template void row_product<double>(const double*, Index, Index, Index, const double*, Index, Index, const double*,
+                                  double*, Index);
 
 }  // namespace ebm::ad::kernels

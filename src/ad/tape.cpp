@@ -54,7 +54,7 @@ void Tape<T>::check_var(const Var<T>& v, const char* where, const char* arg) con
 }
 
 template <class T>
-std::int32_t Tape<T>::push(Op op, std::int32_t a, std::int32_t b, Index rows, Index cols) {
+std::int32_t Tape<T>::push(Op op, std::int32_t a, std::int32_t b, Index rows, Index cols, std::int32_t c) {
   if (size_ == nodes_.size()) nodes_.emplace_back();
   auto& n = nodes_[size_];
   n.op = op;
@@ -62,6 +62,7 @@ std::int32_t Tape<T>::push(Op op, std::int32_t a, std::int32_t b, Index rows, In
   n.trans_a = n.trans_b = false;
   n.in[0] = a;
   n.in[1] = b;
+  n.in[2] = c;
   n.p0 = n.p1 = T(0);
   n.i0 = n.i1 = 0;
   n.rows = rows;
@@ -69,8 +70,8 @@ std::int32_t Tape<T>::push(Op op, std::int32_t a, std::int32_t b, Index rows, In
   n.external = nullptr;
   n.transposed = nullptr;
   n.buffer.resize(rows, cols);  // no allocation when the slot held this size before
-  n.requires_grad = recording_ && ((a >= 0 && nodes_[static_cast<std::size_t>(a)].requires_grad) ||
-                                   (b >= 0 && nodes_[static_cast<std::size_t>(b)].requires_grad));
+  auto input_requires_grad = [&](std::int32_t i) { return i >= 0 && nodes_[static_cast<std::size_t>(i)].requires_grad; };
+  n.requires_grad = recording_ && (input_requires_grad(a) || input_requires_grad(b) || input_requires_grad(c));
   return static_cast<std::int32_t>(size_++);
 }
 
@@ -103,7 +104,7 @@ Var<T> Tape<T>::leaf_ref(const T* data, Index rows, Index cols, bool requires_gr
   if (size_ == nodes_.size()) nodes_.emplace_back();
   auto& n = nodes_[size_];
   n.op = Op::Leaf;
-  n.in[0] = n.in[1] = -1;
+  n.in[0] = n.in[1] = n.in[2] = -1;
   n.rows = rows;
   n.cols = cols;
   n.external = data;
@@ -165,8 +166,7 @@ Var<T> Tape<T>::backward_rule_input(std::int32_t id, int input, Var<T> g) {
     c.order = src.order;
     c.trans_a = src.trans_a;
     c.trans_b = src.trans_b;
-    c.in[0] = src.in[0];
-    c.in[1] = src.in[1];
+    std::copy(std::begin(src.in), std::end(src.in), std::begin(c.in));
     c.p0 = src.p0;
     c.p1 = src.p1;
     c.i0 = src.i0;
@@ -185,6 +185,7 @@ Var<T> Tape<T>::backward_rule_input(std::int32_t id, int input, Var<T> g) {
     case Op::Leaf:
       break;
     case Op::MatMul:
+      if (input == 2) return reduce_to(g, 1, g.cols());  // the bias row
       if (!n.trans_a && !n.trans_b) return input == 0 ? matmul(g, b, N_, T_) : matmul(a, g, T_, N_);
       if (!n.trans_a && n.trans_b) return input == 0 ? matmul(g, b, N_, N_) : matmul(g, a, T_, N_);
       if (n.trans_a && !n.trans_b) return input == 0 ? matmul(b, g, N_, T_) : matmul(a, g, N_, N_);
@@ -280,7 +281,7 @@ std::vector<Var<T>> Tape<T>::grad(Var<T> y, std::span<const Var<T>> wrt, const G
     for (std::int32_t i = y.id(); i >= lowest; --i) {
       const std::int32_t gi = grad_of_[static_cast<std::size_t>(i)];
       if (gi < 0 || node(i).op == Op::Leaf) continue;
-      for (int input = 0; input < 2; ++input) {
+      for (int input = 0; input < 3; ++input) {
         const std::int32_t in = node(i).in[input];
         if (in < 0 || !reaches_[static_cast<std::size_t>(in)]) continue;
         const Var<T> contribution = backward_rule_input(i, input, var(gi));

@@ -94,7 +94,7 @@ void add_shape_cases(std::vector<ErrorCase>& cases) {
                    [](Tape& t) { ad::linear(var(t, 3, 4), var(t, 2, 4), var(t, 2, 1)); },
                    {"linear", "bias", "2x1", "1x2"}});
   cases.push_back({"linear_weight", IA, [](Tape& t) { ad::linear(var(t, 3, 2), var(t, 4, 5), var(t, 1, 4)); },
-                   {"matmul", "3x2", "4x5"}});
+                   {"linear", "3x2", "4x5"}});
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ class Var {
 
 enum class Op : std::uint8_t {
   Leaf,
-  MatMul,         // op(a) op(b), op = transpose when flag set
+  MatMul,         // op(a) op(b) [+ c, a 1 x m bias row], op = transpose when flag set
   Add,            // a + b, broadcasting rows and columns
   Sub,            // a - b, broadcasting
   Mul,            // a * b elementwise, broadcasting
@@ -88,7 +88,7 @@ struct Node {
   std::uint8_t order = 0;
   bool requires_grad = false;
   bool trans_a = false, trans_b = false;
-  std::int32_t in[2] = {-1, -1};
+  std::int32_t in[3] = {-1, -1, -1};
   T p0 = 0, p1 = 0;                 // affine alpha, beta; pow exponent; elu alpha
   Index i0 = 0, i1 = 0;             // start, count, total, repeat factor
   std::vector<Index> indices;       // SelectCols, ScatterCols
@@ -156,7 +156,7 @@ class Tape {
   detail::Node<T>& node(std::int32_t id) { return nodes_[static_cast<std::size_t>(id)]; }
   /// Appends a node with the given inputs; its buffer is sized rows x cols and requires_grad set.
   /// The caller fills the node's parameters and value, then calls finish().
-  std::int32_t push(Op op, std::int32_t a, std::int32_t b, Index rows, Index cols);
+  std::int32_t push(Op op, std::int32_t a, std::int32_t b, Index rows, Index cols, std::int32_t c = -1);
   Var<T> finish(std::int32_t id);
   Var<T> var(std::int32_t id) { return Var<T>(this, id, epoch_); }
   /// Throws InvalidArgument naming `where` and `arg` unless v is a live Var of this tape.

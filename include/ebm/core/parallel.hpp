@@ -13,11 +13,15 @@ int num_threads();
 /// Sets the thread count for every parallel loop in ebm; n must be >= 1.
 void set_num_threads(int n);
 
+/// Index of the calling thread within the innermost parallel loop (0 outside any).
+int thread_index();
+
 void parallel_for_chunks_impl(Index n, Index chunk, void (*call)(void*, Index, Index), void* ctx);
 
 /// Runs body(begin, end) over [0, n) split into chunks of `chunk` items (the last may be
 /// shorter), in parallel when there is more than one chunk and more than one thread. body must
-/// not throw. Nothing is allocated: body is called through a plain pointer.
+/// not throw. Nothing is allocated: body is called through a plain pointer. Inside another
+/// parallel loop it runs serially on the calling thread.
 template <class Body>
 void parallel_for_chunks(Index n, Index chunk, Body&& body) {
   using B = std::remove_reference_t<Body>;

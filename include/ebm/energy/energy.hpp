@@ -10,11 +10,14 @@
 //
 // Both need `Index dim() const`. Evaluation prefers the closed form when there is one.
 #include <ebm/ad/tape.hpp>
+#include <ebm/core/parallel.hpp>
 #include <ebm/core/types.hpp>
 
 #include <concepts>
+#include <exception>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace ebm {
 
@@ -34,8 +37,14 @@ concept ClosedFormEnergy = requires(const E& e, const Mat<T>& x, Vec<T>& energie
 template <class E, class T>
 concept Energy = DifferentiableEnergy<E, T> || ClosedFormEnergy<E, T>;
 
-/// Evaluates any Energy on batches; holds the tape that autodiff needs, reused call to call.
-/// Not thread-safe (one per thread); the ops inside use all threads.
+/// Evaluates any Energy on batches; holds the tapes that autodiff needs, reused call to call.
+/// Not thread-safe (one evaluator per calling thread).
+///
+/// A differentiable energy is evaluated in blocks of rows, each recorded on its own tape, in
+/// parallel over the threads: a block's working set stays in cache, and each thread runs a
+/// whole forward and backward pass without waiting on the others. Every row is computed the
+/// same way whatever block it is in (docs/design.md), so the result does not depend on the
+/// blocking or the thread count.
 template <class T>
 class EnergyEvaluator {
  public:
@@ -48,17 +57,29 @@ class EnergyEvaluator {
       if (energies) e.energy(x, *energies);
       if (scores) e.score(x, *scores);
     } else {
-      tape_.reset();
-      const ad::Var<T> xv = tape_.variable_ref(x);
-      if (!scores) {
-        ad::NoGrad<T> no_grad(tape_);
-        if (energies) *energies = e.energy(xv).value();
+      const Index n = x.rows(), d = x.cols();
+      if (energies) energies->resize(n);
+      if (scores) scores->resize(n, d);
+      T* e_out = energies ? energies->data() : nullptr;
+      T* s_out = scores ? scores->data() : nullptr;
+      const Index block = block_rows(n);
+      if (block >= n) {
+        record_rows(tape(0), e, x.data(), n, d, e_out, s_out);
         return;
       }
-      const ad::Var<T> y = e.energy(xv);
-      check_energy_shape(y, x.rows());
-      if (energies) *energies = y.value();
-      score_into(y, xv, *scores);
+      prepare_tapes();
+      std::vector<std::exception_ptr>& errors = errors_;
+      errors.assign(static_cast<std::size_t>(chunk_count(n, block)), nullptr);
+      parallel_for_chunks(n, block, [&](Index r0, Index r1) {
+        try {
+          record_rows(tape(thread_index()), e, x.data() + r0 * d, r1 - r0, d, e_out ? e_out + r0 : nullptr,
+                      s_out ? s_out + r0 * d : nullptr);
+        } catch (...) {
+          errors[static_cast<std::size_t>(r0 / block)] = std::current_exception();
+        }
+      });
+      for (const auto& error : errors)
+        if (error) std::rethrow_exception(error);
     }
   }
   template <Energy<T> E>
@@ -78,13 +99,34 @@ class EnergyEvaluator {
     evaluate(e, x, energies, &out);
     return out;
   }
-  ad::Tape<T>& tape() { return tape_; }
-
  private:
+  // Records E on rows [x, x + rows * d) on tape t; writes energies and scores where not null.
+  template <class E>
+  void record_rows(ad::Tape<T>& t, const E& e, const T* x, Index rows, Index d, T* energies, T* scores) {
+    t.reset();
+    const ad::Var<T> xv = t.leaf_ref(x, rows, d, true);
+    if (!scores) {
+      ad::NoGrad<T> no_grad(t);
+      const ad::Var<T> y = e.energy(xv);
+      check_energy_shape(y, rows);
+      copy_energies(y, energies);
+      return;
+    }
+    const ad::Var<T> y = e.energy(xv);
+    check_energy_shape(y, rows);
+    copy_energies(y, energies);
+    write_scores(t, y, xv, scores);
+  }
+  static Index block_rows(Index n);
+  void prepare_tapes();
+  ad::Tape<T>& tape(int i) { return *tapes_[static_cast<std::size_t>(i)]; }
   static void check_dim(Index dim, const Mat<T>& x);
   static void check_energy_shape(const ad::Var<T>& y, Index n);
-  void score_into(const ad::Var<T>& y, const ad::Var<T>& x, Mat<T>& out);  // -grad_x sum(y)
-  ad::Tape<T> tape_;
+  static void copy_energies(const ad::Var<T>& y, T* out);
+  static void write_scores(ad::Tape<T>& t, const ad::Var<T>& y, const ad::Var<T>& x, T* out);  // -grad_x sum(y)
+  std::vector<std::unique_ptr<ad::Tape<T>>> tapes_ = make_first_tape();
+  std::vector<std::exception_ptr> errors_;
+  static std::vector<std::unique_ptr<ad::Tape<T>>> make_first_tape();
 };
 
 /// A type-erased energy, for the runtime boundary (files, the command line).
