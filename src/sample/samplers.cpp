@@ -51,7 +51,7 @@ template <class T>
 class Run {
  public:
   Run(Index dim, const ChainOptions<T>& o, Index steps, Index keep_from)
-      : dim_(dim), o_(o), steps_(steps), keep_from_(keep_from), start_(std::chrono::steady_clock::now()) {
+      : dim_(dim), o_(o), keep_from_(keep_from), start_(std::chrono::steady_clock::now()) {
     const Index n = o.chains;
     draws_ = steps > keep_from ? (steps - keep_from) / o.thin : 0;
     trace_len_ = o.record_trace ? steps / o.thin + 1 : 0;
@@ -145,7 +145,7 @@ class Run {
 
   Index dim_;
   const ChainOptions<T>& o_;
-  Index steps_, keep_from_;
+  Index keep_from_;
   Index draws_ = 0, trace_len_ = 0;
   Mat<T> samples_, trace_;
   std::vector<Index> failed_at_;
