@@ -1,5 +1,6 @@
 #include <ebm/ad/ops.hpp>
 #include <ebm/core/check.hpp>
+#include <ebm/core/parallel.hpp>
 
 #include "kernels.hpp"
 
@@ -428,6 +429,42 @@ Var<T> segment_sum_rows(Var<T> a, Index k) {
   return t.finish(id);
 }
 
+template <class T>
+Var<T> tile_rows(Var<T> a, Index k) {
+  const char* where = "ebm::ad::tile_rows";
+  Tape<T>& t = tape_of(a, where);
+  if (k < 1) throw InvalidArgument(std::string(where) + ": k must be >= 1, got " + std::to_string(k));
+  const std::int32_t id = t.push(Op::TileRows, a.id(), -1, a.rows() * k, a.cols());
+  auto& n = t.node(id);
+  n.i0 = k;
+  const auto v = a.value();
+  parallel_for_chunks(k, 1, [&](Index b0, Index b1) {
+    for (Index b = b0; b < b1; ++b) n.buffer.middleRows(b * a.rows(), a.rows()) = v;
+  });
+  return t.finish(id);
+}
+
+template <class T>
+Var<T> block_sum_rows(Var<T> a, Index k) {
+  const char* where = "ebm::ad::block_sum_rows";
+  Tape<T>& t = tape_of(a, where);
+  if (k < 1 || a.rows() % k != 0)
+    throw InvalidArgument(std::string(where) + ": " + std::to_string(a.rows()) +
+                          " rows do not split into k = " + std::to_string(k) + " blocks (input " +
+                          shape_str(a.rows(), a.cols()) + ")");
+  const Index rows = a.rows() / k;
+  const std::int32_t id = t.push(Op::BlockSumRows, a.id(), -1, rows, a.cols());
+  auto& n = t.node(id);
+  n.i0 = k;
+  const auto v = a.value();
+  // Blocks added in order, split over rows only: the same bits for any thread count.
+  parallel_for_chunks(rows, 64, [&](Index r0, Index r1) {
+    n.buffer.middleRows(r0, r1 - r0) = v.middleRows(r0, r1 - r0);
+    for (Index b = 1; b < k; ++b) n.buffer.middleRows(r0, r1 - r0) += v.middleRows(b * rows + r0, r1 - r0);
+  });
+  return t.finish(id);
+}
+
 #define EBM_INSTANTIATE(T)                                                                   \
   template Var<T> matmul<T>(Var<T>, Var<T>, Trans, Trans);                                   \
   template Var<T> linear<T>(Var<T>, Var<T>, Var<T>);                                         \
@@ -469,7 +506,9 @@ Var<T> segment_sum_rows(Var<T> a, Index k) {
   template Var<T> concat_cols<T>(Var<T>, Var<T>);                                            \
   template Var<T> concat_rows<T>(Var<T>, Var<T>);                                            \
   template Var<T> repeat_rows<T>(Var<T>, Index);                                             \
-  template Var<T> segment_sum_rows<T>(Var<T>, Index);
+  template Var<T> segment_sum_rows<T>(Var<T>, Index);                                         \
+  template Var<T> tile_rows<T>(Var<T>, Index);                                                \
+  template Var<T> block_sum_rows<T>(Var<T>, Index);
 EBM_INSTANTIATE(float)
 EBM_INSTANTIATE(double)
 #undef EBM_INSTANTIATE

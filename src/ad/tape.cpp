@@ -31,6 +31,8 @@ std::string_view op_name(Op op) {
     case Op::ConcatRows: return "concat_rows";
     case Op::RepeatRows: return "repeat_rows";
     case Op::SegmentSumRows: return "segment_sum_rows";
+    case Op::TileRows: return "tile_rows";
+    case Op::BlockSumRows: return "block_sum_rows";
     case Op::Transpose: return "transpose";
   }
   return "unknown";
@@ -229,6 +231,10 @@ Var<T> Tape<T>::backward_rule_input(std::int32_t id, int input, Var<T> g) {
       return segment_sum_rows(g, n.i0);
     case Op::SegmentSumRows:
       return repeat_rows(g, n.i0);
+    case Op::TileRows:
+      return block_sum_rows(g, n.i0);
+    case Op::BlockSumRows:
+      return tile_rows(g, n.i0);
     case Op::Transpose:
       return transpose(g);
   }

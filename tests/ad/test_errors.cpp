@@ -126,6 +126,10 @@ void add_range_cases(std::vector<ErrorCase>& cases) {
                    {"segment_sum_rows", "7x2", "k = 3"}});
   cases.push_back({"segment_sum_rows_zero_k", IA, [](Tape& t) { ad::segment_sum_rows(var(t, 6, 2), 0); },
                    {"segment_sum_rows", "6x2", "k = 0"}});
+  cases.push_back({"block_sum_rows_indivisible", IA, [](Tape& t) { ad::block_sum_rows(var(t, 7, 2), 3); },
+                   {"block_sum_rows", "7x2", "k = 3"}});
+  cases.push_back({"tile_rows_zero_k", IA, [](Tape& t) { ad::tile_rows(var(t, 2, 2), 0); },
+                   {"tile_rows", "k must be >= 1", "got 0"}});
   cases.push_back({"repeat_rows_zero_k", IA, [](Tape& t) { ad::repeat_rows(var(t, 2, 2), 0); },
                    {"repeat_rows", "k must be >= 1", "got 0"}});
   cases.push_back({"apply_negative_order", IA, [](Tape& t) { ad::apply(ad::Fn::Sigmoid, var(t, 2, 2), -1); },

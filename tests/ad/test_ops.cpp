@@ -393,6 +393,18 @@ void add_selection_cases(std::vector<OpCase>& cases) {
                      for (Index i = 0; i < 6; ++i) out.row(i) = in[0].row(i / 3);
                      return out;
                    }});
+  cases.push_back({"tile_rows", {normal(2, 3, 513)}, unary([](V a) { return ad::tile_rows(a, 3); }),
+                   [](const Inputs& in) {
+                     MatD out(6, 3);
+                     for (Index i = 0; i < 6; ++i) out.row(i) = in[0].row(i % 2);
+                     return out;
+                   }});
+  cases.push_back({"block_sum_rows", {normal(6, 2, 514)}, unary([](V a) { return ad::block_sum_rows(a, 3); }),
+                   [](const Inputs& in) {
+                     MatD out = MatD::Zero(2, 2);
+                     for (Index i = 0; i < 6; ++i) out.row(i % 2) += in[0].row(i);
+                     return out;
+                   }});
   cases.push_back({"segment_sum_rows", {normal(6, 2, 512)}, unary([](V a) { return ad::segment_sum_rows(a, 3); }),
                    [](const Inputs& in) {
                      MatD out = MatD::Zero(2, 2);

@@ -109,6 +109,12 @@ Var<T> repeat_rows(Var<T> a, Index k);
 /// Sums of consecutive groups of k rows: (N k) x D -> N x D.
 template <class T>
 Var<T> segment_sum_rows(Var<T> a, Index k);
+/// a stacked k times: N x D -> (k N) x D (a per-sample copy of a shared matrix).
+template <class T>
+Var<T> tile_rows(Var<T> a, Index k);
+/// Sum of k consecutive blocks of rows: (k N) x D -> N x D; the adjoint of tile_rows.
+template <class T>
+Var<T> block_sum_rows(Var<T> a, Index k);
 
 namespace detail {
 /// g * d^order fn(x): the fused backward of apply(), itself differentiable. Engine-internal.

@@ -72,6 +72,8 @@ enum class Op : std::uint8_t {
   ConcatRows,     // [a; b]
   RepeatRows,     // each row of a repeated k times in a row: N x D -> N*k x D
   SegmentSumRows, // sums of consecutive groups of k rows: N*k x D -> N x D
+  TileRows,       // a stacked k times: N x D -> k*N x D
+  BlockSumRows,   // sum of k consecutive blocks of rows: k*N x D -> N x D
   Transpose,
 };
 
