@@ -6,9 +6,7 @@
 #include <cmath>
 
 namespace ebm {
-namespace {
-
-ad::Fn fn_of(Activation a) {
+ad::Fn activation_fn(Activation a) {
   switch (a) {
     case Activation::Softplus: return ad::Fn::Softplus;
     case Activation::Silu: return ad::Fn::Silu;
@@ -20,12 +18,16 @@ ad::Fn fn_of(Activation a) {
   return ad::Fn::Softplus;
 }
 
+double activation_param(Activation a) { return a == Activation::Elu ? 1.0 : 0.0; }
+
+namespace {
+
 constexpr Activation kActivations[] = {Activation::Softplus, Activation::Silu, Activation::Tanh,
                                        Activation::Gelu,     Activation::Elu,  Activation::Relu};
 
 }  // namespace
 
-std::string_view activation_name(Activation a) { return ad::fn_name(fn_of(a)); }
+std::string_view activation_name(Activation a) { return ad::fn_name(activation_fn(a)); }
 
 Activation parse_activation(std::string_view name) {
   for (Activation a : kActivations)
@@ -119,8 +121,8 @@ ad::Var<T> Mlp<T>::energy(ad::Var<T> x, const std::vector<ad::Var<T>>& params) c
     return "x has shape " + shape_str(x.rows(), x.cols()) + ", expected Nx" + std::to_string(dim());
   });
   ad::Var<T> h = x;
-  const ad::Fn fn = fn_of(activation_);
-  const T param = activation_ == Activation::Elu ? T(1) : T(0);
+  const ad::Fn fn = activation_fn(activation_);
+  const T param = T(activation_param(activation_));
   for (std::size_t l = 0; l < weights_.size(); ++l) {
     h = ad::linear(h, params[2 * l], params[2 * l + 1]);
     if (l + 1 < weights_.size()) h = ad::apply(fn, h, 0, param);

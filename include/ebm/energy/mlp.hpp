@@ -19,6 +19,9 @@ std::string_view activation_name(Activation a);
 Activation parse_activation(std::string_view name);
 /// False for ReLU, whose second derivative is zero almost everywhere.
 bool activation_is_smooth(Activation a);
+/// The elementwise function behind an activation and its parameter (ELU's alpha = 1).
+ad::Fn activation_fn(Activation a);
+double activation_param(Activation a);
 
 struct MlpOptions {
   std::vector<Index> widths = {2, 128, 128, 1};  // D, hidden widths..., 1

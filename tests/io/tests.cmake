@@ -1,0 +1,5 @@
+ebm_add_test(test_io_safetensors io/test_safetensors.cpp)
+target_link_libraries(test_io_safetensors PRIVATE nlohmann_json::nlohmann_json)
+ebm_add_test(test_io_model_file io/test_model_file.cpp)
+target_link_libraries(test_io_model_file PRIVATE nlohmann_json::nlohmann_json)
+ebm_add_test(test_io_torch io/test_torch_load.cpp)

@@ -1,0 +1,1 @@
+ebm_add_test(test_train_optimizer train/test_optimizer.cpp)
