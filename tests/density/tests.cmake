@@ -1,0 +1,4 @@
+ebm_add_test(test_density_quadrature density/test_quadrature.cpp)
+ebm_add_test(test_density_line_integral density/test_line_integral.cpp)
+ebm_add_test(test_density_log_z density/test_log_z.cpp)
+ebm_add_test(test_diag_metrics diag/test_metrics.cpp)
