@@ -1,0 +1,67 @@
+#include "file_util.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include <sys/stat.h>
+#include <zlib.h>
+
+namespace ebm::data_detail {
+
+InputFile::InputFile(const std::string& path, std::string_view where) : path_(path), where_(where) {
+  file_ = std::fopen(path.c_str(), "rb");
+  if (!file_) throw IoError(prefix(where, path) + "cannot open: " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(::fileno(file_), &st) != 0) {
+    const int e = errno;
+    std::fclose(file_);
+    throw IoError(prefix(where, path) + "cannot stat: " + std::strerror(e));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    std::fclose(file_);
+    throw IoError(prefix(where, path) + "not a regular file");
+  }
+  size_ = static_cast<std::uint64_t>(st.st_size);
+}
+
+InputFile::~InputFile() {
+  if (file_) std::fclose(file_);
+}
+
+std::size_t InputFile::read(void* out, std::size_t n) {
+  const std::size_t got = std::fread(out, 1, n, file_);
+  if (got < n && std::ferror(file_)) throw IoError(prefix(where_, path_) + "read failed: " + std::strerror(errno));
+  return got;
+}
+
+std::string column_name(std::size_t j) {
+  std::string s = std::to_string(j);  // not "x" + to_string(j): GCC 12 warns falsely (-Wrestrict) there
+  s.insert(s.begin(), 'x');
+  return s;
+}
+
+std::string read_all(const std::string& path, std::string_view where) {
+  // Open and stat first, so that a missing file or a directory gets a plain IoError.
+  const InputFile check(path, where);
+  gzFile gz = gzopen(path.c_str(), "rb");
+  if (!gz) throw IoError(prefix(where, path) + "cannot open: " + std::strerror(errno));
+  std::string text;
+  char buf[1 << 16];
+  int got = 0;
+  while ((got = gzread(gz, buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(got));
+  // A cut gzip stream is reported as Z_BUF_ERROR after the data that could be recovered, with
+  // gzread returning 0, not -1: ask zlib in either case.
+  int code = Z_OK;
+  const std::string msg = gzerror(gz, &code);
+  const int saved = errno;
+  if (got < 0 || code != Z_OK) {
+    gzclose(gz);
+    if (code == Z_ERRNO) throw IoError(prefix(where, path) + "read failed: " + std::strerror(saved));
+    throw FormatError(prefix(where, path) + (code == Z_BUF_ERROR ? "truncated gzip stream" : "corrupt gzip data") +
+                      " (zlib: " + msg + ")");
+  }
+  gzclose(gz);
+  return text;
+}
+
+}  // namespace ebm::data_detail

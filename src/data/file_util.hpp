@@ -1,0 +1,46 @@
+#pragma once
+// Reading helpers shared by the data readers (private to src/data).
+#include <ebm/core/error.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+namespace ebm::data_detail {
+
+/// "where: path: what", the prefix of every reader's messages.
+inline std::string prefix(std::string_view where, std::string_view path) {
+  return std::string(where) + ": " + std::string(path) + ": ";
+}
+
+/// A regular file opened for binary reading, with its size; closed on destruction.
+class InputFile {
+ public:
+  /// Throws IoError naming `where` and path when the file cannot be opened or is not a regular file.
+  InputFile(const std::string& path, std::string_view where);
+  ~InputFile();
+  InputFile(const InputFile&) = delete;
+  InputFile& operator=(const InputFile&) = delete;
+
+  std::uint64_t size() const { return size_; }
+  /// Reads up to n bytes, returns how many were read; throws IoError on a read error.
+  std::size_t read(void* out, std::size_t n);
+
+ private:
+  std::string path_, where_;
+  std::FILE* file_ = nullptr;
+  std::uint64_t size_ = 0;
+};
+
+/// The whole content of a file, gunzipped when it is gzip'd (zlib reads plain files as they are).
+/// Throws IoError when it cannot be read, FormatError when the gzip stream is corrupt or cut.
+std::string read_all(const std::string& path, std::string_view where);
+
+/// "x<j>", the name of column j when a file has none.
+std::string column_name(std::size_t j);
+
+/// Thousands-free decimal text of a count, for messages.
+inline std::string num(std::uint64_t v) { return std::to_string(v); }
+
+}  // namespace ebm::data_detail

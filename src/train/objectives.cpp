@@ -1,0 +1,405 @@
+#include <ebm/train/objectives.hpp>
+
+#include <ebm/ad/ops.hpp>
+#include <ebm/core/check.hpp>
+#include <ebm/core/rng.hpp>
+#include <ebm/sample/samplers.hpp>
+
+#include <Eigen/QR>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace ebm {
+namespace {
+
+using ad::Trans;
+
+// Streams of the objective's random draws; the counter is the training step.
+enum Stream : std::uint64_t {
+  kProjections = 1,
+  kDenoisingNoise = 2,
+  kDenoisingLevel = 3,
+  kNegativeInit = 4,
+  kBufferPick = 5,
+  kBufferRestart = 6,
+  kBufferInit = 7,
+};
+
+std::uint64_t splitmix64(std::uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+template <class T>
+void fill_normal(const CounterRng& rng, std::uint64_t counter, Mat<T>& m) {
+  rng.normal<T>(counter, std::span<T>(m.data(), static_cast<std::size_t>(m.size())));
+}
+
+template <class T>
+void fill_uniform(const CounterRng& rng, std::uint64_t counter, std::vector<T>& v) {
+  rng.uniform<T>(counter, std::span<T>(v.data(), v.size()));
+}
+
+template <class T>
+ad::Var<T> energy_gradient(ad::Tape<T>& t, const Model<T>& model, ad::Var<T> x, const std::vector<ad::Var<T>>& params) {
+  const ad::Var<T> e = model.energy(x, params);
+  return t.grad(ad::sum(e), {x}, {.create_graph = true})[0];
+}
+
+// -Lap E + 1/2 |grad E|^2 summed over the batch, by D backward passes through grad E.
+template <class T>
+ad::Var<T> naive_sm_sum(ad::Tape<T>& t, const Model<T>& model, const Mat<T>& x, const std::vector<ad::Var<T>>& params) {
+  const ad::Var<T> xv = t.variable_ref(x);
+  const ad::Var<T> g = energy_gradient(t, model, xv, params);
+  ad::Var<T> laplacian;
+  for (Index d = 0; d < x.cols(); ++d) {
+    const ad::Var<T> row = t.grad(ad::sum(ad::slice_cols(g, d, 1)), {xv}, {.create_graph = true})[0];
+    const ad::Var<T> diag = ad::slice_cols(row, d, 1);
+    laplacian = laplacian.valid() ? laplacian + diag : diag;
+  }
+  return ad::sum(ad::square(g)) * T(0.5) - ad::sum(laplacian);
+}
+
+// An orthonormal basis (D x H) of a space holding the rows of w (H x D, H < D): Householder QR
+// of w^T, whose first H columns of Q span w^T's columns whatever w's rank.
+template <class T>
+Mat<T> row_space_basis(const Mat<T>& w) {
+  const Eigen::MatrixXd wt = w.transpose().template cast<double>();
+  const Eigen::HouseholderQR<Eigen::MatrixXd> qr(wt);
+  const Eigen::MatrixXd q = qr.householderQ() * Eigen::MatrixXd::Identity(wt.rows(), wt.cols());
+  return q.template cast<T>();
+}
+
+// The same sum with the Laplacian propagated forward through the MLP (docs/training.md):
+// per sample a k x H Jacobian block J (rows: input directions) and a 1 x H Laplacian,
+//   linear:     J <- J W^T,            Lap <- Lap W^T
+//   activation: J <- act'(z) * J,      Lap <- act'(z) * Lap + act''(z) * colsum(J^2)
+// stacked over the batch as (N k) x H matrices, so each layer is one matrix product. The loss
+// sees J only through J J^T, so when D exceeds the first width H0 the input directions are
+// replaced by an orthonormal basis Q (D x H0) of W0's row space: K = Q^T W0^T has K^T K = W0 W0^T
+// and k = H0 rows instead of D. Q is held constant: the parameter gradient stays exact because
+// W0 Q Q^T = W0.
+template <class T>
+ad::Var<T> forward_sm_sum(ad::Tape<T>& t, const Mlp<T>& mlp, const Mat<T>& x, const std::vector<ad::Var<T>>& params) {
+  const Index n = x.rows(), d = x.cols(), layers = mlp.layers();
+  const ad::Fn fn = activation_fn(mlp.activation());
+  const T p = T(activation_param(mlp.activation()));
+  const ad::Var<T> w0 = params[0];
+  const ad::Var<T> k_block = d > w0.rows() ? ad::matmul(t.constant(row_space_basis(mlp.weight(0))), w0, Trans::Yes, Trans::Yes)
+                                           : ad::transpose(w0);
+  const Index k = k_block.rows();
+
+  ad::Var<T> z = ad::linear(t.constant_ref(x), w0, params[1]);
+  ad::Var<T> jac = ad::repeat_rows(ad::apply(fn, z, 1, p), k) * ad::tile_rows(k_block, n);
+  ad::Var<T> lap = ad::apply(fn, z, 2, p) * ad::col_sums(ad::square(k_block));
+  for (Index l = 1; l + 1 < layers; ++l) {
+    const ad::Var<T> w = params[2 * static_cast<std::size_t>(l)];
+    z = ad::linear(ad::apply(fn, z, 0, p), w, params[2 * static_cast<std::size_t>(l) + 1]);
+    const ad::Var<T> jac_z = ad::matmul(jac, w, Trans::No, Trans::Yes);
+    const ad::Var<T> d1 = ad::apply(fn, z, 1, p);
+    lap = d1 * ad::matmul(lap, w, Trans::No, Trans::Yes) +
+          ad::apply(fn, z, 2, p) * ad::segment_sum_rows(ad::square(jac_z), k);
+    jac = ad::repeat_rows(d1, k) * jac_z;
+  }
+  const ad::Var<T> w_out = params[2 * static_cast<std::size_t>(layers - 1)];
+  const ad::Var<T> grad_e = ad::matmul(jac, w_out, Trans::No, Trans::Yes);  // (N k) x 1
+  const ad::Var<T> lap_e = ad::matmul(lap, w_out, Trans::No, Trans::Yes);   // N x 1
+  return ad::sum(ad::square(grad_e)) * T(0.5) - ad::sum(lap_e);
+}
+
+template <class T>
+void require_smooth(const Model<T>& model, std::string_view objective) {
+  const Mlp<T>* mlp = model.mlp();
+  if (mlp && !activation_is_smooth(mlp->activation())) {
+    throw InvalidArgument(std::string(objective) + ": the model's activation is " +
+                          std::string(activation_name(mlp->activation())) +
+                          ", whose second derivative is zero almost everywhere, so the Laplacian term "
+                          "vanishes and the loss has no minimum; use a smooth activation (softplus, silu, "
+                          "tanh, gelu, elu) or denoising score matching / cd");
+  }
+}
+
+template <class T>
+std::vector<Mat<T>> gradients_of(ad::Tape<T>& t, ad::Var<T> loss, const std::vector<ad::Var<T>>& params) {
+  const auto grads = t.grad(loss, std::span<const ad::Var<T>>(params.data(), params.size()));
+  std::vector<Mat<T>> out;
+  out.reserve(grads.size());
+  for (const auto& g : grads) out.emplace_back(g.value());
+  return out;
+}
+
+template <class T>
+LossResult<T> finish(ad::Tape<T>& t, ad::Var<T> loss, const std::vector<ad::Var<T>>& params, bool with_gradient) {
+  LossResult<T> r;
+  r.loss = loss.item();
+  if (!std::isfinite(r.loss)) throw NumericalError("objective: the loss is not finite (" + std::to_string(r.loss) + ")");
+  if (with_gradient) r.gradients = gradients_of(t, loss, params);
+  return r;
+}
+
+template <class T>
+LossResult<T> exact_loss(ad::Tape<T>& t, const Model<T>& model, const Mat<T>& x, LaplacianRoute route, bool with_gradient) {
+  require_smooth(model, "exact score matching");
+  const Mlp<T>* mlp = model.mlp();
+  if (route == LaplacianRoute::Forward)
+    require(mlp && mlp->layers() >= 2, "exact score matching", "the forward route needs an MLP with a hidden layer");
+  const bool forward = route != LaplacianRoute::Naive && mlp && mlp->layers() >= 2;
+  t.reset();
+  const auto params = model.bind(t, true);
+  const ad::Var<T> sum = forward ? forward_sm_sum(t, *mlp, x, params) : naive_sm_sum(t, model, x, params);
+  return finish(t, sum * (T(1) / T(x.rows())), params, with_gradient);
+}
+
+}  // namespace
+
+std::string_view objective_name(ObjectiveKind kind) {
+  switch (kind) {
+    case ObjectiveKind::ExactSm: return "sm";
+    case ObjectiveKind::SlicedSm: return "ssm";
+    case ObjectiveKind::DenoisingSm: return "dsm";
+    case ObjectiveKind::Cd: return "cd";
+    case ObjectiveKind::Pcd: return "pcd";
+  }
+  return "sm";
+}
+
+ObjectiveKind parse_objective(std::string_view name) {
+  for (ObjectiveKind k : {ObjectiveKind::ExactSm, ObjectiveKind::SlicedSm, ObjectiveKind::DenoisingSm,
+                          ObjectiveKind::Cd, ObjectiveKind::Pcd})
+    if (objective_name(k) == name) return k;
+  throw InvalidArgument("objective: unknown name '" + std::string(name) + "' (expected sm, ssm, dsm, cd or pcd)");
+}
+
+void ObjectiveOptions::validate() const {
+  const char* where = "ObjectiveOptions";
+  auto positive = [&](double v, const char* field) {
+    require(std::isfinite(v) && v > 0, where, [&] { return std::string(field) + " must be > 0, got " + std::to_string(v); });
+  };
+  require(projections >= 1, where, [&] { return "projections must be >= 1, got " + std::to_string(projections); });
+  positive(sigma, "sigma");
+  require(noise_levels >= 1, where, [&] { return "noise_levels must be >= 1, got " + std::to_string(noise_levels); });
+  if (noise_levels > 1) {
+    require(std::isfinite(sigma_max) && sigma_max > sigma, where,
+            [&] { return "sigma_max must exceed sigma (" + std::to_string(sigma) + "), got " + std::to_string(sigma_max); });
+  }
+  require(langevin_steps >= 1, where, [&] { return "langevin_steps must be >= 1, got " + std::to_string(langevin_steps); });
+  positive(langevin_step_size, "langevin_step_size");
+  positive(init_scale, "init_scale");
+  require(std::isfinite(energy_penalty) && energy_penalty >= 0, where,
+          [&] { return "energy_penalty must be >= 0, got " + std::to_string(energy_penalty); });
+  require(buffer_size >= 1, where, [&] { return "buffer_size must be >= 1, got " + std::to_string(buffer_size); });
+  require(reinit_fraction >= 0 && reinit_fraction <= 1, where,
+          [&] { return "reinit_fraction must be in [0, 1], got " + std::to_string(reinit_fraction); });
+}
+
+std::vector<double> ObjectiveOptions::noise_ladder() const {
+  if (noise_levels == 1) return {sigma};
+  std::vector<double> levels(static_cast<std::size_t>(noise_levels));
+  const double ratio = std::log(sigma / sigma_max) / double(noise_levels - 1);
+  for (Index i = 0; i < noise_levels; ++i) levels[static_cast<std::size_t>(i)] = sigma_max * std::exp(ratio * double(i));
+  levels.back() = sigma;
+  return levels;
+}
+
+template <class T>
+LossResult<T> exact_score_matching(const Model<T>& model, const Mat<T>& x, LaplacianRoute route, bool with_gradient) {
+  require(x.cols() == model.dim() && x.rows() >= 1, "exact_score_matching", [&] {
+    return "batch has shape " + shape_str(x) + ", expected Nx" + std::to_string(model.dim()) + " with N >= 1";
+  });
+  ad::Tape<T> tape;
+  return exact_loss(tape, model, x, route, with_gradient);
+}
+
+template <class T>
+struct Objective<T>::Impl {
+  ObjectiveOptions o;
+  Index dim;
+  std::uint64_t seed;
+  ad::Tape<T> tape;
+  Mat<T> buffer;
+
+  CounterRng rng(Stream s) const { return CounterRng(seed, s); }
+
+  LossResult<T> sliced(const Model<T>& model, const Mat<T>& x, std::uint64_t step, bool with_gradient) {
+    require_smooth(model, "sliced score matching");
+    const Index m = o.projections, rows = x.rows() * m;
+    Mat<T> xr(rows, dim), v(rows, dim);
+    for (Index i = 0; i < x.rows(); ++i) xr.middleRows(i * m, m).rowwise() = x.row(i);
+    if (o.projection == ObjectiveOptions::Projection::Gaussian) {
+      fill_normal(rng(kProjections), step, v);
+    } else {
+      rng(kProjections).template rademacher<T>(step, std::span<T>(v.data(), static_cast<std::size_t>(v.size())));
+    }
+    tape.reset();
+    const auto params = model.bind(tape, true);
+    const ad::Var<T> xv = tape.variable_ref(xr), vv = tape.constant_ref(v);
+    const ad::Var<T> g = energy_gradient(tape, model, xv, params);
+    const ad::Var<T> hv = tape.grad(ad::sum(g * vv), {xv}, {.create_graph = true})[0];
+    const ad::Var<T> norm = o.variance_reduced ? ad::sum(ad::square(g)) : ad::sum(ad::square(ad::row_sums(g * vv)));
+    const ad::Var<T> sum = norm * T(0.5) - ad::sum(hv * vv);
+    return finish(tape, sum * (T(1) / T(rows)), params, with_gradient);
+  }
+
+  LossResult<T> denoising(const Model<T>& model, const Mat<T>& x, std::uint64_t step, bool with_gradient) {
+    const Index n = x.rows();
+    Mat<T> eps(n, dim);
+    fill_normal(rng(kDenoisingNoise), step, eps);
+    Mat<T> sigma_col(n, 1);
+    if (o.noise_levels == 1) {
+      sigma_col.setConstant(T(o.sigma));
+    } else {
+      const std::vector<double> ladder = o.noise_ladder();
+      std::vector<T> u(static_cast<std::size_t>(n));
+      fill_uniform(rng(kDenoisingLevel), step, u);
+      for (Index i = 0; i < n; ++i) {
+        const auto level = std::min<std::size_t>(static_cast<std::size_t>(u[static_cast<std::size_t>(i)] * T(ladder.size())),
+                                                 ladder.size() - 1);
+        sigma_col(i, 0) = T(ladder[level]);
+      }
+    }
+    const Mat<T> noisy = x + (eps.array().colwise() * sigma_col.col(0).array()).matrix();
+    tape.reset();
+    const auto params = model.bind(tape, true);
+    const ad::Var<T> xv = tape.variable_ref(noisy);
+    const ad::Var<T> g = energy_gradient(tape, model, xv, params);
+    // One level: 1/2 |sigma s + eps|^2. A ladder with E/sigma and weight sigma^2: 1/2 |s + eps|^2.
+    const ad::Var<T> residual = tape.constant_ref(eps) - (o.noise_levels == 1 ? g * T(o.sigma) : g);
+    return finish(tape, ad::sum(ad::square(residual)) * (T(0.5) / T(n)), params, with_gradient);
+  }
+
+  // k Langevin steps from `start` (chains x D) on the current model.
+  Mat<T> langevin(const Model<T>& model, const Mat<T>& start, std::uint64_t step) const {
+    UlaOptions<T> u;
+    u.chains = start.rows();
+    u.steps = o.langevin_steps;
+    u.burn_in = o.langevin_steps - 1;
+    u.step_size = T(o.langevin_step_size);
+    u.seed = splitmix64(seed ^ splitmix64(step));
+    u.init.kind = Initialization<T>::Kind::Points;
+    u.init.points = start;
+    return ula<T>(model, u).final_state;
+  }
+
+  Mat<T> noise(Index rows, Stream s, std::uint64_t counter) const {
+    Mat<T> m(rows, dim);
+    fill_normal(rng(s), counter, m);
+    return m * T(o.init_scale);
+  }
+
+  LossResult<T> contrastive(const Model<T>& model, const Mat<T>& x, std::uint64_t step, bool with_gradient) {
+    const Index n = x.rows();
+    Mat<T> negatives;
+    std::vector<Index> picked;
+    if (o.kind == ObjectiveKind::Pcd && with_gradient) {
+      if (buffer.rows() == 0) buffer = noise(o.buffer_size, kBufferInit, 0);
+      picked = pick_chains(std::min(n, buffer.rows()), step);
+      Mat<T> start(static_cast<Index>(picked.size()), dim);
+      const Mat<T> fresh = noise(start.rows(), kBufferRestart, step);
+      std::vector<T> u(picked.size());
+      fill_uniform(rng(kBufferRestart), step | (std::uint64_t(1) << 62), u);
+      for (std::size_t i = 0; i < picked.size(); ++i) {
+        const Index r = static_cast<Index>(i);
+        if (u[i] < T(o.reinit_fraction)) start.row(r) = fresh.row(r);
+        else start.row(r) = buffer.row(picked[i]);
+      }
+      negatives = langevin(model, start, step);
+      for (std::size_t i = 0; i < picked.size(); ++i) buffer.row(picked[i]) = negatives.row(static_cast<Index>(i));
+    } else {
+      negatives = langevin(model, o.negatives_from_data ? x : noise(n, kNegativeInit, step), step);
+    }
+    tape.reset();
+    const auto params = model.bind(tape, true);
+    const ad::Var<T> e_data = model.energy(tape.constant_ref(x), params);
+    const ad::Var<T> e_neg = model.energy(tape.constant_ref(negatives), params);
+    ad::Var<T> loss = ad::mean(e_data) - ad::mean(e_neg);
+    if (o.energy_penalty > 0) loss = loss + (ad::mean(ad::square(e_data)) + ad::mean(ad::square(e_neg))) * T(o.energy_penalty);
+    LossResult<T> r = finish(tape, loss, params, with_gradient);
+    r.energy_data = ad::mean(e_data).item();
+    r.energy_negatives = ad::mean(e_neg).item();
+    return r;
+  }
+
+  // `count` distinct buffer rows: a partial Fisher-Yates shuffle driven by the step's draws.
+  std::vector<Index> pick_chains(Index count, std::uint64_t step) const {
+    std::vector<Index> order(static_cast<std::size_t>(buffer.rows()));
+    std::iota(order.begin(), order.end(), Index(0));
+    std::vector<double> u(static_cast<std::size_t>(count));
+    rng(kBufferPick).template uniform<double>(step, std::span<double>(u.data(), u.size()));
+    for (Index i = 0; i < count; ++i) {
+      const auto left = static_cast<double>(buffer.rows() - i);
+      const Index j = i + std::min(static_cast<Index>(u[static_cast<std::size_t>(i)] * left), buffer.rows() - i - 1);
+      std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(j)]);
+    }
+    order.resize(static_cast<std::size_t>(count));
+    return order;
+  }
+};
+
+template <class T>
+Objective<T>::Objective(const ObjectiveOptions& options, Index dim, std::uint64_t seed)
+    : impl_(std::make_unique<Impl>()) {
+  options.validate();
+  require(dim >= 1, "Objective", [&] { return "dim must be >= 1, got " + std::to_string(dim); });
+  impl_->o = options;
+  impl_->dim = dim;
+  impl_->seed = seed;
+}
+
+template <class T>
+Objective<T>::~Objective() = default;
+template <class T>
+Objective<T>::Objective(Objective&&) noexcept = default;
+template <class T>
+Objective<T>& Objective<T>::operator=(Objective&&) noexcept = default;
+
+template <class T>
+const ObjectiveOptions& Objective<T>::options() const {
+  return impl_->o;
+}
+
+template <class T>
+LossResult<T> Objective<T>::evaluate(const Model<T>& model, const Mat<T>& batch, std::int64_t step, bool with_gradient) {
+  const char* where = "Objective::evaluate";
+  require(model.dim() == impl_->dim, where, [&] {
+    return "model dimension " + std::to_string(model.dim()) + " differs from the objective's " + std::to_string(impl_->dim);
+  });
+  require(batch.cols() == impl_->dim && batch.rows() >= 1, where, [&] {
+    return "batch has shape " + shape_str(batch) + ", expected Nx" + std::to_string(impl_->dim) + " with N >= 1";
+  });
+  const auto counter = static_cast<std::uint64_t>(step);
+  switch (impl_->o.kind) {
+    case ObjectiveKind::ExactSm: return exact_loss(impl_->tape, model, batch, impl_->o.route, with_gradient);
+    case ObjectiveKind::SlicedSm: return impl_->sliced(model, batch, counter, with_gradient);
+    case ObjectiveKind::DenoisingSm: return impl_->denoising(model, batch, counter, with_gradient);
+    case ObjectiveKind::Cd:
+    case ObjectiveKind::Pcd: return impl_->contrastive(model, batch, counter, with_gradient);
+  }
+  throw InvalidArgument("Objective::evaluate: unknown objective");
+}
+
+template <class T>
+const Mat<T>& Objective<T>::replay_buffer() const {
+  return impl_->buffer;
+}
+
+template <class T>
+void Objective<T>::set_replay_buffer(const Mat<T>& buffer) {
+  require(buffer.rows() == 0 || (buffer.rows() == impl_->o.buffer_size && buffer.cols() == impl_->dim),
+          "Objective::set_replay_buffer", [&] {
+            return "buffer has shape " + shape_str(buffer) + ", expected " + std::to_string(impl_->o.buffer_size) + "x" +
+                   std::to_string(impl_->dim);
+          });
+  require_finite(buffer, "Objective::set_replay_buffer", "buffer");
+  impl_->buffer = buffer;
+}
+
+template class Objective<float>;
+template class Objective<double>;
+template LossResult<float> exact_score_matching<float>(const Model<float>&, const Mat<float>&, LaplacianRoute, bool);
+template LossResult<double> exact_score_matching<double>(const Model<double>&, const Mat<double>&, LaplacianRoute, bool);
+
+}  // namespace ebm

@@ -1,0 +1,192 @@
+#include <ebm/train/trainer.hpp>
+
+#include <ebm/core/check.hpp>
+#include <ebm/data/dataset.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <sstream>
+
+namespace ebm {
+namespace {
+
+// Held-out losses use their own draws, apart from any training step's.
+constexpr std::uint64_t kHeldOutDraws = std::uint64_t{1} << 62;
+
+}  // namespace
+
+void TrainerOptions::validate() const {
+  const char* where = "TrainerOptions";
+  require(steps >= 0, where, [&] { return "steps must be >= 0, got " + std::to_string(steps); });
+  require(batch_size >= 1, where, [&] { return "batch_size must be >= 1, got " + std::to_string(batch_size); });
+  if (optimizer == OptimizerKind::Adam) adam.validate();
+  else sgd.validate();
+  require(std::isfinite(clip_norm) && clip_norm >= 0, where, [&] { return "clip_norm must be >= 0, got " + std::to_string(clip_norm); });
+  require(ema_decay == 0 || (ema_decay > 0 && ema_decay < 1), where,
+          [&] { return "ema_decay must be 0 (off) or in (0, 1), got " + std::to_string(ema_decay); });
+  require(eval_every >= 0, where, [&] { return "eval_every must be >= 0, got " + std::to_string(eval_every); });
+  require(patience >= 0, where, [&] { return "patience must be >= 0, got " + std::to_string(patience); });
+  require(std::isfinite(min_delta) && min_delta >= 0, where, [&] { return "min_delta must be >= 0, got " + std::to_string(min_delta); });
+  require(report_every >= 1, where, [&] { return "report_every must be >= 1, got " + std::to_string(report_every); });
+}
+
+std::string TrainResult::summary() const {
+  std::ostringstream s;
+  s << "trained steps " << first_step << ".." << steps_done << " in " << seconds << " s";
+  if (!losses.empty()) s << ", last batch loss " << losses.back();
+  if (!held_out.empty()) s << ", held-out loss " << held_out.back() << " at step " << held_out_steps.back();
+  if (stopped_early) s << " (stopped early)";
+  return s.str();
+}
+
+template <class T>
+struct Trainer<T>::Impl {
+  Model<T>& model;
+  TrainerOptions o;
+  Objective<T> objective;
+  Optimizer<T> optimizer;
+  std::unique_ptr<Ema<T>> ema;
+  EarlyStopping early;
+  std::int64_t step = 0;
+
+  Impl(Model<T>& m, const ObjectiveOptions& obj, const TrainerOptions& options)
+      : model(m),
+        o(options),
+        objective(obj, m.dim(), options.seed),
+        optimizer(options.optimizer == OptimizerKind::Adam ? Optimizer<T>(options.adam) : Optimizer<T>(options.sgd)),
+        early(options.patience, options.min_delta) {
+    if (o.ema_decay > 0) ema = std::make_unique<Ema<T>>(o.ema_decay);
+    if ((o.schedule.kind == LrSchedule::Kind::Cosine || o.schedule.kind == LrSchedule::Kind::Linear) &&
+        o.schedule.total_steps == 0)
+      o.schedule.total_steps = std::max<std::int64_t>(o.steps, o.schedule.warmup_steps + 1);
+    o.schedule.validate();
+  }
+};
+
+template <class T>
+Trainer<T>::Trainer(Model<T>& model, const ObjectiveOptions& objective, const TrainerOptions& options) {
+  options.validate();
+  impl_ = std::make_unique<Impl>(model, objective, options);
+}
+
+template <class T>
+Trainer<T>::~Trainer() = default;
+
+template <class T>
+std::int64_t Trainer<T>::step() const {
+  return impl_->step;
+}
+
+template <class T>
+double Trainer<T>::evaluate(const Mat<T>& x) {
+  return double(impl_->objective.evaluate(impl_->model, x, static_cast<std::int64_t>(kHeldOutDraws + std::uint64_t(impl_->step)), false).loss);
+}
+
+template <class T>
+TrainResult Trainer<T>::run(const Mat<T>& train, const Mat<T>* held_out, const std::function<void(const TrainProgress&)>& progress,
+                            std::int64_t stop_at) {
+  Impl& s = *impl_;
+  const char* where = "Trainer::run";
+  require(train.rows() >= 1 && train.cols() == s.model.dim(), where, [&] {
+    return "training data has shape " + shape_str(train) + ", expected Nx" + std::to_string(s.model.dim()) + " with N >= 1";
+  });
+  require_finite(train, where, "training data");
+  if (held_out) {
+    require(held_out->rows() >= 1 && held_out->cols() == s.model.dim(), where, [&] {
+      return "held-out data has shape " + shape_str(*held_out) + ", expected Mx" + std::to_string(s.model.dim());
+    });
+    require_finite(*held_out, where, "held-out data");
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+
+  TrainResult result;
+  result.first_step = s.step;
+  const Batcher batcher(train.rows(), std::min(s.o.batch_size, train.rows()), s.o.seed);
+  std::vector<Index> rows;
+  Mat<T> batch;
+  TrainProgress report;
+  report.total = s.o.steps;
+  // Periodic evaluations drive early stopping; the one closing a run does not, so that a run
+  // split in two keeps the same early-stopping state as an uninterrupted one.
+  auto evaluate_held_out = [&](bool periodic) {
+    report.held_out = evaluate(*held_out);
+    report.has_held_out = true;
+    result.held_out_steps.push_back(s.step);
+    result.held_out.push_back(report.held_out);
+    return periodic && s.o.patience > 0 && s.early.update(report.held_out, s.step);
+  };
+  const std::int64_t end = stop_at >= 0 ? std::min(stop_at, s.o.steps) : s.o.steps;
+
+  while (s.step < end && !s.early.should_stop()) {
+    batcher.indices(s.step, rows);
+    gather_rows(train, rows, batch);
+    LossResult<T> r = s.objective.evaluate(s.model, batch, s.step, true);
+    report.grad_norm = clip_grad_norm(r.gradients, s.o.clip_norm);
+    report.lr = s.optimizer.base_lr() * s.o.schedule.factor(s.step);
+    s.model.edit_parameters([&](const std::vector<Mat<T>*>& params) {
+      s.optimizer.step(params, r.gradients, report.lr);
+      if (s.ema) s.ema->update(params);
+    });
+    ++s.step;
+    report.step = s.step;
+    report.loss = double(r.loss);
+    report.energy_data = double(r.energy_data);
+    report.energy_negatives = double(r.energy_negatives);
+    result.loss_steps.push_back(s.step);
+    result.losses.push_back(report.loss);
+    bool stop = false;
+    const bool evaluate_now = held_out && s.o.eval_every > 0 && s.step % s.o.eval_every == 0;
+    if (evaluate_now) stop = evaluate_held_out(true);
+    if (progress && (evaluate_now || s.step % s.o.report_every == 0 || s.step == end)) {
+      report.seconds = seconds();
+      progress(report);
+    }
+    if (stop) {
+      result.stopped_early = true;
+      break;
+    }
+  }
+  if (held_out && (result.held_out_steps.empty() || result.held_out_steps.back() != s.step)) evaluate_held_out(false);
+  result.steps_done = s.step;
+  result.seconds = seconds();
+  return result;
+}
+
+template <class T>
+void Trainer<T>::apply_ema() {
+  Impl& s = *impl_;
+  if (!s.ema || s.ema->updates() == 0) return;
+  s.model.edit_parameters([&](const std::vector<Mat<T>*>& params) { s.ema->copy_to(params); });
+}
+
+template <class T>
+TrainerState<T> Trainer<T>::state() const {
+  const Impl& s = *impl_;
+  TrainerState<T> st;
+  st.step = s.step;
+  st.optimizer = s.optimizer.state();
+  if (s.ema) st.ema = s.ema->state();
+  st.early_stopping = s.early.state();
+  st.replay_buffer = s.objective.replay_buffer();
+  return st;
+}
+
+template <class T>
+void Trainer<T>::load_state(TrainerState<T> st) {
+  Impl& s = *impl_;
+  require(st.step >= 0 && st.step == st.optimizer.steps, "Trainer::load_state", [&] {
+    return "step " + std::to_string(st.step) + " disagrees with the optimizer's step count " +
+           std::to_string(st.optimizer.steps);
+  });
+  s.optimizer.load_state(std::move(st.optimizer));
+  if (s.ema) s.ema->load_state(std::move(st.ema));
+  s.early.load_state(st.early_stopping);
+  s.objective.set_replay_buffer(st.replay_buffer);
+  s.step = st.step;
+}
+
+template class Trainer<float>;
+template class Trainer<double>;
+
+}  // namespace ebm
