@@ -1,4 +1,5 @@
-// Cross-check of the MLP energy against PyTorch, in float64. An Mlp<double> and a batch are
+// Cross-check of the MLP energy and of exact score matching (both Laplacian routes) against
+// PyTorch, in float64. An Mlp<double> and a batch are
 // written to a temporary directory as text (%.17g: every double round-trips exactly);
 // torch_reference.py rebuilds the same network as torch.nn.Sequential, copies the weights in and
 // writes back E, grad_x E, the Laplacian (D double-backward passes with create_graph=True) and
@@ -11,6 +12,7 @@
 #include <ebm/ad/ops.hpp>
 #include <ebm/core/rng.hpp>
 #include <ebm/energy/mlp.hpp>
+#include <ebm/train/objectives.hpp>  // the forward-Laplacian route is checked here too
 
 #include <gtest/gtest.h>
 
@@ -168,19 +170,24 @@ Results torch_results(const fs::path& dir, std::size_t parameters) {
   return ::testing::AssertionFailure() << what << ": relative difference " << rel << " > " << kRelTol;
 }
 
-class TorchReference : public ::testing::TestWithParam<Activation> {};
-
-TEST_P(TorchReference, EnergyGradientsLaplacianAndScoreMatchingLossAgree) {
+// The engine's naive route (above) and, when `forward_route`, ebm::exact_score_matching's
+// forward-Laplacian route (the Jacobian route when D <= the first width, the Gram-factor route
+// when D exceeds it), against torch on the same weights and batch.
+void compare_with_torch(const std::vector<Index>& widths, Activation activation) {
   ebm::MlpOptions options;
-  options.widths = {4, 16, 16, 1};
-  options.activation = GetParam();
+  options.widths = widths;
+  options.activation = activation;
   options.seed = 3;
-  const Mlp mlp(options);
-  MatD x(9, 4);
+  Mlp mlp(options);
+  const Index d = widths.front();
+  MatD x(9, d);
   ebm::CounterRng(5, 0).normal<double>(0, std::span<double>(x.data(), static_cast<std::size_t>(x.size())));
 
   const TempDir dir;
-  std::ofstream(dir.path() / "config.txt") << ebm::activation_name(GetParam()) << "\n4 16 16 1\n";
+  std::ostringstream config;
+  config << ebm::activation_name(activation) << "\n";
+  for (Index w : widths) config << w << " ";
+  std::ofstream(dir.path() / "config.txt") << config.str() << "\n";
   write_matrix(dir.path() / "x.txt", x);
   for (Index l = 0; l < mlp.layers(); ++l) {
     write_matrix(dir.path() / (torch_name(static_cast<std::size_t>(2 * l)) + ".txt"), mlp.weight(l));
@@ -199,6 +206,22 @@ TEST_P(TorchReference, EnergyGradientsLaplacianAndScoreMatchingLossAgree) {
     const std::string what = "d/d" + torch_name(k);
     EXPECT_TRUE(agrees(what.c_str(), ours.loss_grads[k], torch.loss_grads[k]));
   }
+
+  const ebm::ModelOf<double, Mlp> model(mlp);
+  const auto fast = ebm::exact_score_matching(model, x, ebm::LaplacianRoute::Forward, true);
+  EXPECT_TRUE(agrees("forward-route loss", MatD::Constant(1, 1, fast.loss), torch.loss));
+  for (std::size_t k = 0; k < fast.gradients.size(); ++k) {
+    const std::string what = "forward d/d" + torch_name(k);
+    EXPECT_TRUE(agrees(what.c_str(), fast.gradients[k], torch.loss_grads[k]));
+  }
+}
+
+class TorchReference : public ::testing::TestWithParam<Activation> {};
+
+TEST_P(TorchReference, EnergyGradientsLaplacianAndScoreMatchingLossAgree) { compare_with_torch({4, 16, 16, 1}, GetParam()); }
+
+TEST_P(TorchReference, GramFactorRouteAgreesWhenTheInputIsWiderThanTheNetwork) {
+  compare_with_torch({12, 8, 8, 1}, GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(Activations, TorchReference,
