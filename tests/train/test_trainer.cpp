@@ -2,6 +2,7 @@
 // judged by MMD against held-out data, bit-identical resume through a checkpoint file, early
 // stopping and progress reports.
 #include <ebm/ad/ops.hpp>
+#include <ebm/core/parallel.hpp>
 #include <ebm/core/rng.hpp>
 #include <ebm/data/toy.hpp>
 #include <ebm/diag/metrics.hpp>
@@ -317,6 +318,36 @@ INSTANTIATE_TEST_SUITE_P(Trainer, Resume,
                                            ResumeCase{"ssm_600", ebm::ObjectiveKind::SlicedSm, 600},
                                            ResumeCase{"pcd_400", ebm::ObjectiveKind::Pcd, 400}),
                          [](const ::testing::TestParamInfo<ResumeCase>& param) { return std::string(param.param.name); });
+
+// The same training run on 1 and on 2 threads: the same parameters, bit for bit (every
+// objective; D = 24 > width 16 takes exact SM through the Gram-factor route).
+TEST(Trainer, OneAndTwoThreadsGiveTheSameBits) {
+  const MatF data = normal(2500, 24, 3).cast<float>();  // > 2048 rows: several blocks and chunks
+  const int default_threads = ebm::num_threads();
+  for (auto kind : {ebm::ObjectiveKind::ExactSm, ebm::ObjectiveKind::SlicedSm, ebm::ObjectiveKind::DenoisingSm,
+                    ebm::ObjectiveKind::Pcd}) {
+    std::vector<std::vector<MatF>> results;
+    for (int threads : {1, 2}) {
+      ebm::set_num_threads(threads);
+      ebm::MlpOptions arch;
+      arch.widths = {24, 16, 16, 1};
+      ebm::Mlp<float> mlp(arch);
+      ebm::ModelOf<float, ebm::Mlp<float>> model(mlp);
+      ebm::ObjectiveOptions objective;
+      objective.kind = kind;
+      objective.buffer_size = 5000;
+      ebm::TrainerOptions t;
+      t.steps = 5;
+      t.batch_size = 2500;
+      ebm::Trainer<float> trainer(model, objective, t);
+      trainer.run(data);
+      results.push_back(model.parameter_values());
+    }
+    ebm::set_num_threads(default_threads);
+    for (std::size_t k = 0; k < results[0].size(); ++k)
+      EXPECT_TRUE(results[0][k] == results[1][k]) << ebm::objective_name(kind) << ", parameter " << k;
+  }
+}
 
 // ---------------------------------------------------------------- early stopping, progress
 
