@@ -4,6 +4,8 @@
 #include <ebm/core/error.hpp>
 
 #include <gtest/gtest.h>
+
+#include "support/test_support.hpp"
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -19,43 +21,9 @@ namespace ebm_test {
 
 namespace fs = std::filesystem;
 
-/// A fresh directory under the system temporary directory, deleted with its contents at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "ebm-test-data-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + pattern);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-inline void write_bytes(const std::string& path, const std::string& bytes) {
-  // Removing first: ext4 flushes a file to disk when it is truncated and rewritten
-  // (auto_da_alloc), which made the loops over thousands of small files take seconds.
-  std::error_code ignored;
-  fs::remove(path, ignored);
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!out) throw std::runtime_error("cannot write " + path);
-}
-
-inline std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using ::ebm_test::read_bytes;
+using ::ebm_test::TempDir;
+using ::ebm_test::write_bytes;
 
 /// Peak resident memory of this process so far, in bytes.
 inline long peak_rss_bytes() {

@@ -16,6 +16,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/test_support.hpp"
+
 #include <stdlib.h>  // mkdtemp
 #include <sys/wait.h>
 
@@ -44,83 +46,16 @@ using Tape = ad::Tape<double>;
 using Var = ad::Var<double>;
 
 constexpr double kRelTol = 1e-10;
-constexpr const char* kPython = "/usr/bin/python3";
-constexpr const char* kInstallHint =
-    "PyTorch is needed as the reference: install python3-torch (scripts/setup.sh --with-test installs it)";
-
-// A fresh directory under the system temporary directory, deleted with its contents at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "ebm-test-torch-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + pattern);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-// One matrix row per line, entries separated by spaces: numpy.loadtxt / numpy.savetxt format.
-void write_matrix(const fs::path& file, const MatD& m) {
-  std::ofstream out(file);
-  out << std::setprecision(17);
-  for (Index r = 0; r < m.rows(); ++r) {
-    for (Index c = 0; c < m.cols(); ++c) out << (c > 0 ? " " : "") << m(r, c);
-    out << '\n';
-  }
-  if (!out) throw std::runtime_error("cannot write " + file.string());
-}
-
-MatD read_matrix(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in) throw std::runtime_error("cannot read " + file.string());
-  std::vector<std::vector<double>> rows;
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream fields(line);
-    std::vector<double> row;
-    for (double v = 0; fields >> v;) row.push_back(v);
-    if (!fields.eof()) throw std::runtime_error(file.string() + ": cannot parse line '" + line + "'");
-    if (!row.empty()) rows.push_back(std::move(row));
-  }
-  const std::size_t cols = rows.empty() ? 0 : rows.front().size();
-  MatD m(static_cast<Index>(rows.size()), static_cast<Index>(cols));
-  for (std::size_t r = 0; r < rows.size(); ++r) {
-    if (rows[r].size() != cols) throw std::runtime_error(file.string() + ": rows of different lengths");
-    for (std::size_t c = 0; c < cols; ++c) m(static_cast<Index>(r), static_cast<Index>(c)) = rows[r][c];
-  }
-  return m;
-}
+using ebm_test::read_text_matrix;
+using ebm_test::TempDir;
+using ebm_test::write_text_matrix;
 
 // The name of the k-th parameter of Mlp::bind (weight_0, bias_0, weight_1, ...) in the
 // torch.nn.Sequential, where Linear layer l is module 2l: 0.weight, 0.bias, 2.weight, ...
 std::string torch_name(std::size_t k) { return std::to_string(k / 2 * 2) + (k % 2 == 0 ? ".weight" : ".bias"); }
 
-// Runs torch_reference.py on dir. Returns an error message, empty on success.
 std::string run_torch_reference(const fs::path& dir) {
-  if (!fs::exists(kPython)) return std::string(kPython) + " not found. " + kInstallHint;
-  const fs::path script = fs::path(EBM_TEST_DIR) / "energy" / "torch_reference.py";
-  const fs::path log = dir / "stderr.txt";
-  const std::string command =
-      std::string(kPython) + " '" + script.string() + "' '" + dir.string() + "' 2> '" + log.string() + "'";
-  const int status = std::system(command.c_str());
-  if (status == 0) return {};
-  std::ostringstream message;
-  message << command << " failed (";
-  const bool exited = status != -1 && WIFEXITED(status);
-  if (exited) message << "exit status " << WEXITSTATUS(status);
-  else message << "status " << status;
-  std::ifstream err(log);
-  message << "):\n" << std::string(std::istreambuf_iterator<char>(err), {});
-  if (exited && WEXITSTATUS(status) == 2) message << "\n" << kInstallHint;  // the script's "cannot import"
-  return message.str();
+  return ebm_test::run_python("energy/torch_reference.py", {dir.string()}, dir / "stderr.txt");
 }
 
 // What both sides compute.
@@ -152,9 +87,9 @@ Results ebm_results(const Mlp& mlp, const MatD& x0) {
 }
 
 Results torch_results(const fs::path& dir, std::size_t parameters) {
-  Results r{read_matrix(dir / "energy.txt"), read_matrix(dir / "grad_x.txt"), read_matrix(dir / "laplacian.txt"),
-            read_matrix(dir / "loss.txt"), {}};
-  for (std::size_t k = 0; k < parameters; ++k) r.loss_grads.push_back(read_matrix(dir / ("grad." + torch_name(k) + ".txt")));
+  Results r{read_text_matrix(dir / "energy.txt"), read_text_matrix(dir / "grad_x.txt"), read_text_matrix(dir / "laplacian.txt"),
+            read_text_matrix(dir / "loss.txt"), {}};
+  for (std::size_t k = 0; k < parameters; ++k) r.loss_grads.push_back(read_text_matrix(dir / ("grad." + torch_name(k) + ".txt")));
   return r;
 }
 
@@ -188,10 +123,10 @@ void compare_with_torch(const std::vector<Index>& widths, Activation activation)
   config << ebm::activation_name(activation) << "\n";
   for (Index w : widths) config << w << " ";
   std::ofstream(dir.path() / "config.txt") << config.str() << "\n";
-  write_matrix(dir.path() / "x.txt", x);
+  write_text_matrix(dir.path() / "x.txt", x);
   for (Index l = 0; l < mlp.layers(); ++l) {
-    write_matrix(dir.path() / (torch_name(static_cast<std::size_t>(2 * l)) + ".txt"), mlp.weight(l));
-    write_matrix(dir.path() / (torch_name(static_cast<std::size_t>(2 * l + 1)) + ".txt"), mlp.bias(l));
+    write_text_matrix(dir.path() / (torch_name(static_cast<std::size_t>(2 * l)) + ".txt"), mlp.weight(l));
+    write_text_matrix(dir.path() / (torch_name(static_cast<std::size_t>(2 * l + 1)) + ".txt"), mlp.bias(l));
   }
   const std::string error = run_torch_reference(dir.path());
   ASSERT_TRUE(error.empty()) << error;

@@ -1,6 +1,8 @@
 #pragma once
 // Shared by the io tests: scratch directories, raw file bytes, and error assertions.
 #include <gtest/gtest.h>
+
+#include "support/test_support.hpp"
 #include <stdlib.h>  // mkdtemp
 
 #include <cstdint>
@@ -16,39 +18,10 @@ namespace io_test {
 
 namespace fs = std::filesystem;
 
-// A fresh directory under the system temporary directory, deleted with its contents at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "ebm-test-io-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + pattern);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
+using ::ebm_test::TempDir;
 
- private:
-  fs::path path_;
-};
-
-inline std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-inline void spit(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!out) throw std::runtime_error("cannot write " + path);
-}
+inline std::string slurp(const std::string& path) { return ::ebm_test::read_bytes(path); }
+inline void spit(const std::string& path, const std::string& bytes) { ::ebm_test::write_bytes(path, bytes); }
 
 inline std::string u64_le(std::uint64_t n) {
   std::string s(8, '\0');

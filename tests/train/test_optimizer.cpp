@@ -14,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/test_support.hpp"
+
 #include <stdlib.h>  // mkdtemp
 #include <sys/wait.h>
 
@@ -42,78 +44,13 @@ using ebm::MatD;
 using ebm::MatF;
 
 constexpr double kRelTol = 1e-13;
-constexpr const char* kPython = "/usr/bin/python3";
-constexpr const char* kInstallHint =
-    "PyTorch is needed as the reference: install python3-torch (scripts/setup.sh --with-test installs it)";
 
 // ---- helpers -------------------------------------------------------------------------------
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "ebm-test-optimizer-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + pattern);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-void write_matrix(const fs::path& file, const MatD& m) {
-  std::ofstream out(file);
-  out << std::setprecision(17);
-  for (Index r = 0; r < m.rows(); ++r) {
-    for (Index c = 0; c < m.cols(); ++c) out << (c > 0 ? " " : "") << m(r, c);
-    out << '\n';
-  }
-  if (!out) throw std::runtime_error("cannot write " + file.string());
-}
-
-MatD read_matrix(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in) throw std::runtime_error("cannot read " + file.string());
-  std::vector<std::vector<double>> rows;
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream fields(line);
-    std::vector<double> row;
-    for (double v = 0; fields >> v;) row.push_back(v);
-    if (!fields.eof()) throw std::runtime_error(file.string() + ": cannot parse line '" + line + "'");
-    if (!row.empty()) rows.push_back(std::move(row));
-  }
-  const std::size_t cols = rows.empty() ? 0 : rows.front().size();
-  MatD m(static_cast<Index>(rows.size()), static_cast<Index>(cols));
-  for (std::size_t r = 0; r < rows.size(); ++r) {
-    if (rows[r].size() != cols) throw std::runtime_error(file.string() + ": rows of different lengths");
-    for (std::size_t c = 0; c < cols; ++c) m(static_cast<Index>(r), static_cast<Index>(c)) = rows[r][c];
-  }
-  return m;
-}
+using ebm_test::TempDir;
 
 std::string run_oracle(const fs::path& dir) {
-  if (!fs::exists(kPython)) return std::string(kPython) + " not found. " + kInstallHint;
-  const fs::path script = fs::path(EBM_TEST_DIR) / "train" / "optimizer_oracle.py";
-  const fs::path log = dir / "stderr.txt";
-  const std::string command =
-      std::string(kPython) + " '" + script.string() + "' '" + dir.string() + "' 2> '" + log.string() + "'";
-  const int status = std::system(command.c_str());
-  if (status == 0) return {};
-  std::ostringstream message;
-  message << command << " failed (";
-  const bool exited = status != -1 && WIFEXITED(status);
-  if (exited) message << "exit status " << WEXITSTATUS(status);
-  else message << "status " << status;
-  std::ifstream err(log);
-  message << "):\n" << std::string(std::istreambuf_iterator<char>(err), {});
-  if (exited && WEXITSTATUS(status) == 2) message << "\n" << kInstallHint;
-  return message.str();
+  return ebm_test::run_python("train/optimizer_oracle.py", {dir.string()}, dir / "stderr.txt");
 }
 
 ::testing::AssertionResult agrees(const std::string& what, const MatD& ours, const MatD& ref, double tol = kRelTol) {
@@ -259,11 +196,11 @@ class TorchOracle : public ::testing::Test {
       std::ofstream lrs(d / "lr.txt");
       lrs << std::setprecision(17);
       for (int t = 0; t < kSteps; ++t) lrs << base * schedule.factor(t) << "\n";
-      for (std::size_t i = 0; i < p0.size(); ++i) write_matrix(d / ("param." + std::to_string(i) + ".txt"), p0[i]);
+      for (std::size_t i = 0; i < p0.size(); ++i) ebm_test::write_text_matrix(d / ("param." + std::to_string(i) + ".txt"), p0[i]);
       for (int t = 0; t < kSteps; ++t) {
         const std::vector<MatD> g = gradients<double>(t);
         for (std::size_t i = 0; i < g.size(); ++i)
-          write_matrix(d / ("grad." + std::to_string(t) + "." + std::to_string(i) + ".txt"), g[i]);
+          ebm_test::write_text_matrix(d / ("grad." + std::to_string(t) + "." + std::to_string(i) + ".txt"), g[i]);
       }
     }
     for (const ClipCase& c : kClipCases) {
@@ -272,7 +209,7 @@ class TorchOracle : public ::testing::Test {
       std::ofstream(d / "config.txt") << std::setprecision(17) << "kind clip\nparams " << kShapes.size()
                                       << "\nmax_norm " << c.max_norm << "\n";
       const std::vector<MatD> g = clip_grads();
-      for (std::size_t i = 0; i < g.size(); ++i) write_matrix(d / ("grad." + std::to_string(i) + ".txt"), g[i]);
+      for (std::size_t i = 0; i < g.size(); ++i) ebm_test::write_text_matrix(d / ("grad." + std::to_string(i) + ".txt"), g[i]);
     }
     error_ = run_oracle(dir_->path());
   }
@@ -306,7 +243,7 @@ void TorchOracle::check_optimizers() {
     EXPECT_EQ(opt.steps_taken(), kSteps);
     const fs::path d = dir_->path() / c.name;
     for (std::size_t i = 0; i < params.size(); ++i) {
-      EXPECT_TRUE(agrees("param " + std::to_string(i), params[i], read_matrix(d / ("out.param." + std::to_string(i) + ".txt"))));
+      EXPECT_TRUE(agrees("param " + std::to_string(i), params[i], ebm_test::read_text_matrix(d / ("out.param." + std::to_string(i) + ".txt"))));
       // The parameters moved: the comparison is not of two copies of the initial values. (Parameter
       // 2's gradients are ~1e-7: under SGD it moves little, its momentum buffer is compared below.)
       const double moved = (params[i] - initial_params<double>()[i]).cwiseAbs().maxCoeff();
@@ -319,7 +256,7 @@ void TorchOracle::check_optimizers() {
     const std::size_t expected = c.kind == "sgd" ? (c.sgd.momentum > 0 ? 4 : 0) : 8;
     EXPECT_EQ(state.buffers.size(), expected);
     for (std::size_t k = 0; k < names.size(); ++k)
-      EXPECT_TRUE(agrees(names[k], state.buffers[k], read_matrix(d / ("out." + names[k] + ".txt"))));
+      EXPECT_TRUE(agrees(names[k], state.buffers[k], ebm_test::read_text_matrix(d / ("out." + names[k] + ".txt"))));
   }
 }
 
@@ -333,11 +270,11 @@ void TorchOracle::check_clipping() {
     const double expected_norm = std::sqrt(sq);
     const double norm = ebm::clip_grad_norm(g, c.max_norm);
     const fs::path d = dir_->path() / c.name;
-    EXPECT_TRUE(agrees("norm", MatD::Constant(1, 1, norm), read_matrix(d / "out.norm.txt")));
+    EXPECT_TRUE(agrees("norm", MatD::Constant(1, 1, norm), ebm_test::read_text_matrix(d / "out.norm.txt")));
     EXPECT_NEAR(norm, expected_norm, 1e-14 * expected_norm);
     double after = 0;
     for (std::size_t i = 0; i < g.size(); ++i) {
-      EXPECT_TRUE(agrees("grad " + std::to_string(i), g[i], read_matrix(d / ("out.grad." + std::to_string(i) + ".txt"))));
+      EXPECT_TRUE(agrees("grad " + std::to_string(i), g[i], ebm_test::read_text_matrix(d / ("out.grad." + std::to_string(i) + ".txt"))));
       after += g[i].squaredNorm();
     }
     const double expected_after = expected_norm > c.max_norm ? c.max_norm * expected_norm / (expected_norm + 1e-6) : expected_norm;
