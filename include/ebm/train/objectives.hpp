@@ -12,7 +12,9 @@
 //   contrastive divergence mean E(data) - mean E(negatives) + alpha (mean E(data)^2 + mean E(neg)^2),
 //                          negatives from k Langevin steps started from noise or from the batch
 //   persistent CD          the same with negatives kept in a replay buffer between steps; a
-//                          fraction of the chains drawn each step restart from noise.
+//                          fraction of the chains drawn each step restart from noise. A loss
+//                          evaluated without gradient (held-out data) uses CD-k negatives from
+//                          noise and leaves the buffer alone.
 //
 // Randomness (projections, noise, negatives) is a function of (seed, step) only, so a run resumed
 // at step k sees the same draws as an uninterrupted one.
@@ -65,6 +67,11 @@ struct ObjectiveOptions {
   void validate() const;
   /// The noise levels of the denoising ladder, largest first (one entry for a single level).
   std::vector<double> noise_ladder() const;
+  /// The factor turning the trained network's output into the energy of the data: 1 / sigma
+  /// for a denoising ladder (the energy at level s is E / s; the smallest level stands for the
+  /// data), 1 otherwise. Multiply the last layer by it before using the model as the data's
+  /// energy; the energy at level s is then the result times sigma / s.
+  double data_energy_scale() const { return kind == ObjectiveKind::DenoisingSm && noise_levels > 1 ? 1.0 / sigma : 1.0; }
 };
 
 /// Loss on one batch. `values` holds named by-products (energies of data and negatives for CD).
