@@ -25,15 +25,22 @@ void product_at(CMap<T> a, CMap<T> b, bool tb, MatMap<T> out) {
   else out.noalias() = a.transpose() * b.transpose();
 }
 
+// Scratch memory is aligned as Eigen's own matrices are: Eigen peels an unaligned head off
+// vectorised reductions and products, so a buffer's address would change the order of the
+// additions and the bits (found by a CLI test whose result changed with the command line's
+// length, which moves the heap).
 template <class T>
-std::vector<T>& scratch() {
-  thread_local std::vector<T> buffer;
+using Scratch = std::vector<T, Eigen::aligned_allocator<T>>;
+
+template <class T>
+Scratch<T>& scratch() {
+  thread_local Scratch<T> buffer;
   return buffer;
 }
 
 template <class T>
-std::vector<T>& bias_scratch() {
-  thread_local std::vector<T> buffer;
+Scratch<T>& bias_scratch() {
+  thread_local Scratch<T> buffer;
   return buffer;
 }
 
@@ -58,7 +65,7 @@ void matmul(const T* a, Index ar, Index ac, bool ta, const T* b, Index br, Index
     // Even shares for mid-size batches, chunks of at most kMatmulChunkRows for large ones,
     // in whole blocks of 6 rows (the kernel's row block).
     const Index chunk = std::min(kMatmulChunkRows, ((n + threads - 1) / threads + 5) / 6 * 6);
-    std::vector<T>& packed = scratch<T>();
+    Scratch<T>& packed = scratch<T>();
     if (m < P) {
       // Narrow output: one dot product per element against the rows of op(b)^T (m x k).
       const T* bt = tb ? b : b_transposed;
@@ -82,7 +89,7 @@ void matmul(const T* a, Index ar, Index ac, bool ta, const T* b, Index br, Index
     if (panel == nullptr || m % P != 0) {
       ldb = (m + P - 1) / P * P;
       if (bias && m % P != 0) {  // whole packets of bias too
-        std::vector<T>& padded = bias_scratch<T>();
+        Scratch<T>& padded = bias_scratch<T>();
         padded.assign(static_cast<std::size_t>(ldb), T(0));
         std::copy(bias, bias + m, padded.begin());
         bias_row = padded.data();
@@ -118,7 +125,7 @@ void matmul(const T* a, Index ar, Index ac, bool ta, const T* b, Index br, Index
     return;
   }
   const Index chunks = chunk_count(k, kReduceChunkRows);
-  std::vector<T>& partial = scratch<T>();
+  Scratch<T>& partial = scratch<T>();
   partial.resize(static_cast<std::size_t>(chunks * n * m));
   parallel_for_chunks(chunks, 1, [&](Index c0, Index c1) {
     for (Index c = c0; c < c1; ++c) {
@@ -197,7 +204,7 @@ void reduce_to(const T* a, Index ar, Index ac, T* out, Index rows, Index cols) {
   }
   // Sums over rows: fixed chunks of rows, partials added in order.
   const Index chunks = chunk_count(ar, kReduceChunkRows);
-  std::vector<T>& partial = scratch<T>();
+  Scratch<T>& partial = scratch<T>();
   partial.resize(static_cast<std::size_t>(std::max<Index>(chunks, 1) * ac));
   std::fill(partial.begin(), partial.end(), T(0));
   auto body = [&](Index c0, Index c1) {
