@@ -7,9 +7,16 @@
 #include <ebm/energy/mlp.hpp>
 #include <ebm/sample/langevin.hpp>
 #include <ebm/sample/samplers.hpp>
+#include <ebm/io/model_file.hpp>
+#include <ebm/io/safetensors.hpp>
+#include <ebm/train/model.hpp>
+#include <ebm/train/objectives.hpp>
+#include <ebm/train/optimizer.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <tuple>
 
 namespace ebm::bench {
@@ -32,12 +39,110 @@ struct MlpState {
 
 volatile T g_sink;  // keeps results observable so no work is optimised away
 
+// The objective options of a training workload, as peer_torch.py's loss of the same name.
+ObjectiveOptions peer_objective(const std::string& name) {
+  ObjectiveOptions o;
+  if (name == "sm_exact") {
+    o.kind = ObjectiveKind::ExactSm;  // route Auto: forward Laplacian (Gram factor when D > H)
+  } else if (name == "ssm") {
+    o.kind = ObjectiveKind::SlicedSm;
+    o.projection = ObjectiveOptions::Projection::Gaussian;
+    o.projections = 1;
+    o.variance_reduced = true;  // mean(v^T (grad_x s) v + 1/2 |s|^2)
+  } else if (name == "dsm") {
+    o.kind = ObjectiveKind::DenoisingSm;
+    o.sigma = 0.1;
+    o.noise_levels = 1;
+  } else if (name == "cd") {
+    o.kind = ObjectiveKind::Cd;
+    o.negatives_from_data = false;
+    o.init_scale = 1;
+    o.langevin_steps = 10;
+    o.langevin_step_size = 0.01;
+    o.energy_penalty = 0;  // loss mean E(data) - mean E(neg)
+  } else {
+    throw InvalidArgument("bench: unknown peer workload '" + name + "'");
+  }
+  return o;
+}
+
+constexpr std::uint64_t kObjectiveSeed = 11;
+
+// One Adam step (torch.optim.Adam defaults, lr 1e-3) per timed step on a fixed batch; the
+// objective's draws (projections, noise, negatives) are those of the step number.
+struct TrainState {
+  Mlp<T> mlp;
+  ModelOf<T, Mlp<T>> model{mlp};  // refers to mlp: TrainState is never moved
+  Objective<T> objective;
+  Optimizer<T> optimizer{AdamOptions{}};
+  Mat<T> x;
+  std::int64_t step = 0;
+  double first_loss = std::numeric_limits<double>::quiet_NaN(), last_loss = first_loss;
+
+  TrainState(const std::string& name, Shape s)
+      : mlp(MlpOptions{.widths = {s.dim, s.width, s.width, 1}, .activation = Activation::Softplus, .seed = 1}),
+        objective(peer_objective(name), s.dim, kObjectiveSeed),
+        x(s.batch, s.dim) {
+    CounterRng(7, 0).normal<T>(0, std::span<T>(x.data(), static_cast<std::size_t>(x.size())));
+  }
+  TrainState(const TrainState&) = delete;
+  TrainState& operator=(const TrainState&) = delete;
+
+  void train_step() {
+    const LossResult<T> r = objective.evaluate(model, x, step, true);
+    mlp.edit_parameters([&](const std::vector<Mat<T>*>& p) { optimizer.step(p, r.gradients); });
+    if (step == 0) first_loss = r.loss;
+    last_loss = r.loss;
+    ++step;
+  }
+
+  // Files for the PyTorch loss check (see Workload::export_check), at the current weights and
+  // step 0's draws. The draws are recomputed as objectives.cpp makes them (streams 1 and 2 of
+  // the objective's seed at counter 0): the check fails loudly if that ever changes.
+  std::pair<double, double> export_check(const std::string& name, const std::string& prefix) {
+    io::ModelInfo info;
+    info.objective = name;
+    info.step = step;
+    io::save_model(prefix + ".model.safetensors", mlp, info);
+    io::TensorFile file;
+    file.tensors.push_back(io::tensor_from("x", x));
+    if (name == "ssm" || name == "dsm") {
+      Mat<T> draws(x.rows(), x.cols());
+      CounterRng(kObjectiveSeed, name == "ssm" ? 1 : 2)
+          .normal<T>(0, std::span<T>(draws.data(), static_cast<std::size_t>(draws.size())));
+      file.tensors.push_back(io::tensor_from(name == "ssm" ? "v" : "eps", draws));
+    }
+    const double loss32 = objective.evaluate(model, x, 0, false).loss;
+    double loss64 = std::numeric_limits<double>::quiet_NaN();
+    if (name == "sm_exact") {
+      // The same weights and batch in float64 (no draws, so the objective sees the same input).
+      Mlp<double> mlp64(MlpOptions{.widths = {x.cols(), mlp.weight(0).rows(), mlp.weight(1).rows(), 1},
+                                   .activation = Activation::Softplus});
+      for (Index l = 0; l < mlp.layers(); ++l) {
+        mlp64.set_weight(l, mlp.weight(l).cast<double>());
+        mlp64.set_bias(l, mlp.bias(l).cast<double>());
+      }
+      const Mat<double> x64 = x.cast<double>();
+      const LossResult<double> r =
+          Objective<double>(peer_objective(name), x.cols(), kObjectiveSeed).evaluate(ModelOf<double, Mlp<double>>(mlp64), x64, 0, true);
+      loss64 = r.loss;
+      for (std::size_t i = 0; i < r.gradients.size(); ++i)
+        file.tensors.push_back(io::tensor_from("grad_" + std::to_string(i), r.gradients[i]));
+    }
+    const double l32[] = {loss32}, l64[] = {loss64};
+    file.tensors.push_back(io::tensor_from_values<double>("loss_f32", l32));
+    file.tensors.push_back(io::tensor_from_values<double>("loss_f64", l64));
+    io::write_safetensors(prefix + ".check.safetensors", file);
+    return {loss32, loss64};
+  }
+};
+
 }  // namespace
 
 // Single-chain sampling on the 2-D analytic Gaussian: 100000 steps per timed step.
 Workload make_single_chain_workload(const std::string& name) {
   auto target = std::make_shared<Gaussian<double>>(RowVec<double>{{0.0, 0.0}}, Mat<double>{{1.0, 0.5}, {0.5, 2.0}});
-  Workload w{name, {1, 2, 0}, {}, target};
+  Workload w{name, {1, 2, 0}, {}, target, {}, {}};
   if (name == "ula_1chain_x100000") {
     w.step = [target] {
       UlaOptions<double> o;
@@ -61,7 +166,7 @@ Workload make_single_chain_workload(const std::string& name) {
 
 Workload make_engine_workload(const std::string& name, Shape shape) {
   auto st = std::make_shared<MlpState>(shape);
-  Workload w{name, shape, {}, st};
+  Workload w{name, shape, {}, st, {}, {}};
   MlpState* s = st.get();
   if (name == "forward") {
     w.step = [s] { g_sink = s->mlp.energy(s->tape, s->x)(0); };
@@ -125,10 +230,18 @@ std::vector<Workload> engine_workloads() {
 }
 
 Workload make_peer_workload(const std::string& name, Shape shape) {
-  if (name != "langevin") throw InvalidArgument("bench: peer workload '" + name + "' is not implemented yet");
+  if (name != "langevin") {
+    auto st = std::make_shared<TrainState>(name, shape);
+    TrainState* s = st.get();
+    Workload w{name, shape, [s] { s->train_step(); }, st, {}, {}};
+    w.training = [s] { return TrainingInfo{s->first_loss, s->last_loss, static_cast<long>(s->step)}; };
+    if (name != "cd")
+      w.export_check = [s, name](const std::string& prefix) { return s->export_check(name, prefix); };
+    return w;
+  }
   auto st = std::make_shared<MlpState>(shape);
   MlpState* s = st.get();
-  Workload w{name, shape, {}, st};
+  Workload w{name, shape, {}, st, {}, {}};
   w.step = [s] {
     s->evaluator.evaluate(s->mlp, s->x, nullptr, &s->score);
     langevin_update<T>(s->x, s->score, T(0.01), 11, s->step++);
@@ -139,6 +252,10 @@ Workload make_peer_workload(const std::string& name, Shape shape) {
 std::vector<Workload> peer_workloads() {
   std::vector<Workload> all;
   for (long batch : {1L, 64L, 4096L, 65536L}) all.push_back(make_peer_workload("langevin", {batch, 2, 128}));
+  const Shape train[] = {{1024, 2, 128}, {256, 64, 256}, {128, 784, 256}};
+  for (const char* name : {"sm_exact", "ssm", "dsm"})
+    for (Shape s : train) all.push_back(make_peer_workload(name, s));
+  for (Shape s : {Shape{256, 2, 128}, Shape{128, 784, 256}}) all.push_back(make_peer_workload("cd", s));
   return all;
 }
 

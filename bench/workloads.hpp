@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ebm::bench {
@@ -13,11 +14,28 @@ struct Shape {
   long batch, dim, width;
 };
 
+/// What a training workload can say about its losses, and the files of the PyTorch check.
+struct TrainingInfo {
+  double first_loss = 0;  // at the initial weights (the warm-up step, step 0)
+  double last_loss = 0;   // at the latest step taken
+  long steps = 0;         // steps taken so far
+};
+
 struct Workload {
   std::string name;   // e.g. "forward", "langevin"
   Shape shape;
   std::function<void()> step;
   std::shared_ptr<void> state;  // keeps step's captures alive
+  /// Training workloads only (empty otherwise): their losses so far.
+  std::function<TrainingInfo()> training;
+  /// sm_exact, ssm, dsm only: writes, at the current weights and step 0's draws,
+  ///   <prefix>.model.safetensors  the MLP (io::save_model, float32)
+  ///   <prefix>.check.safetensors  "x" [B, D] float32; "v" (ssm) or "eps" (dsm) [B, D] the
+  ///                               objective's draws; "loss_f32" [1] ebm's float32 loss; "loss_f64"
+  ///                               [1] and "grad_<i>" (the parameter gradients) from the same
+  ///                               weights and batch in float64
+  /// without changing the workload's state. Returns the float32 and float64 losses.
+  std::function<std::pair<double, double>(const std::string& prefix)> export_check;
 };
 
 /// Engine workloads on the DESIGN.md MLP (D -> H -> H -> 1, softplus, float32):
@@ -30,8 +48,13 @@ Workload make_engine_workload(const std::string& name, Shape shape);
 /// The engine workloads at D=2,H=128 and D=64,H=256, batches 1, 64 and 4096.
 std::vector<Workload> engine_workloads();
 
-/// Peer workloads of shared/bench/WORKLOADS.md implemented so far ("langevin").
+/// Peer workloads of shared/bench/WORKLOADS.md, as peer_torch.py runs them: "langevin" (one
+/// Langevin step of B chains), and one Adam step (lr 1e-3) of "sm_exact", "ssm" (one Gaussian
+/// projection per point, variance-reduced), "dsm" (sigma 0.1) or "cd" (10 Langevin steps, h
+/// 0.01, from N(0, I) noise) on a fixed standard-normal batch: Objective::evaluate with the
+/// gradient, then Optimizer::step inside Mlp::edit_parameters.
 Workload make_peer_workload(const std::string& name, Shape shape);
+/// Every case of WORKLOADS.md. Construction is cheap; the state grows at the first step.
 std::vector<Workload> peer_workloads();
 
 struct Timing {

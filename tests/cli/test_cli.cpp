@@ -1,43 +1,18 @@
 // The ebm command as a user meets it: exit codes, one-line errors, and the JSON lines of
 // `ebm bench --peer --json` in the schema shared/bench/compare.py reads.
+#include "cli/cli_helpers.hpp"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <array>
-#include <cstdio>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
 
 namespace {
 
-struct CommandResult {
-  int exit_code;
-  std::string out, err;
-};
-
-CommandResult run(const std::string& args) {
-  const std::string err_file = ::testing::TempDir() + "ebm_cli_stderr.txt";
-  const std::string command = std::string(EBM_CLI_PATH) + " " + args + " 2>" + err_file;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return {-1, "", "popen failed"};
-  CommandResult r{0, "", ""};
-  std::array<char, 4096> buf;
-  while (std::fgets(buf.data(), buf.size(), pipe)) r.out += buf.data();
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  if (FILE* f = std::fopen(err_file.c_str(), "r")) {
-    while (std::fgets(buf.data(), buf.size(), f)) r.err += buf.data();
-    std::fclose(f);
-  }
-  return r;
-}
-
-int lines(const std::string& s) {
-  int n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
-}
+using cli_test::CommandResult;
+using cli_test::lines;
+using cli_test::run;
 
 TEST(Cli, VersionAndHelp) {
   const CommandResult v = run("--version");
@@ -45,7 +20,8 @@ TEST(Cli, VersionAndHelp) {
   EXPECT_EQ(v.out.rfind("ebm ", 0), 0u) << v.out;
   const CommandResult h = run("--help");
   EXPECT_EQ(h.exit_code, 0);
-  EXPECT_NE(h.out.find("bench"), std::string::npos);
+  for (const char* sub : {"bench", "data", "train", "sample", "energy", "score", "logp", "eval", "diag"})
+    EXPECT_NE(h.out.find(sub), std::string::npos) << sub;
 }
 
 TEST(Cli, UsageErrorsAreOneLineAndExitTwo) {
@@ -54,7 +30,8 @@ TEST(Cli, UsageErrorsAreOneLineAndExitTwo) {
     const CommandResult r = run(args);
     EXPECT_EQ(r.exit_code, 2) << args;
     EXPECT_EQ(lines(r.err), 1) << args << ": " << r.err;
-    EXPECT_EQ(r.err.rfind("ebm: ", 0), 0u) << args << ": " << r.err;
+    // "ebm: ..." or "ebm bench: ...": the command that failed, then what is wrong.
+    EXPECT_EQ(r.err.rfind("ebm", 0), 0u) << args << ": " << r.err;
     EXPECT_TRUE(r.out.empty()) << args << ": " << r.out;
   }
   EXPECT_NE(run("bench --threads 0").err.find("--threads"), std::string::npos);

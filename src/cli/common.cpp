@@ -1,0 +1,399 @@
+#include "common.hpp"
+
+#include <ebm/core/atomic_file.hpp>
+#include <ebm/data/matrix_file.hpp>
+#include <ebm/energy/analytic.hpp>
+#include <ebm/energy/json.hpp>
+#include <ebm/energy/standardized.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <unistd.h>
+
+namespace ebm::cli {
+namespace {
+
+std::string number_text(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+CLI::Option* find_option(CLI::App* app, const std::string& name) {
+  for (CLI::App* a = app; a != nullptr; a = a->get_parent())
+    if (CLI::Option* o = a->get_option_no_throw("--" + name)) return o;
+  return nullptr;
+}
+
+std::string json_scalar_text(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  if (v.is_number_integer() || v.is_number_unsigned()) return v.dump();
+  if (v.is_number_float()) return v.dump();
+  throw std::invalid_argument("must be a string, a number, a boolean or an array of these, got " + v.dump());
+}
+
+}  // namespace
+
+std::string command_path(const CLI::App* app) {
+  std::vector<std::string> names;
+  for (const CLI::App* a = app; a != nullptr; a = a->get_parent()) names.push_back(a->get_name());
+  std::string out;
+  for (auto it = names.rbegin(); it != names.rend(); ++it) out += (out.empty() ? "" : " ") + *it;
+  return out;
+}
+
+bool option_given(const CLI::App* app, const std::string& name) {
+  CLI::Option* o = find_option(const_cast<CLI::App*>(app), name);
+  return o != nullptr && o->count() > 0;
+}
+
+void apply_json_options(CLI::App* app, const nlohmann::json& object, const std::string& source,
+                        const std::vector<std::string>& skip) {
+  if (!object.is_object()) throw UsageError(source + ": expected a JSON object of option names and values");
+  for (const auto& [raw_key, value] : object.items()) {
+    const std::string key = raw_key.rfind("--", 0) == 0 ? raw_key.substr(2) : raw_key;
+    if (std::find(skip.begin(), skip.end(), key) != skip.end()) continue;
+    if (key == "config") throw UsageError(source + ": key \"config\": a config file cannot name another one");
+    CLI::Option* opt = key.empty() ? nullptr : find_option(app, key);
+    if (opt == nullptr || opt->get_positional())
+      throw UsageError(source + ": unknown key \"" + raw_key + "\" (not an option of " + command_path(app) + ")");
+    if (opt->count() > 0) continue;  // the command line (or an earlier source) wins
+    std::vector<std::string> values;
+    try {
+      const bool flag = opt->get_items_expected_max() == 0;
+      if (value.is_array()) {
+        for (const auto& v : value) values.push_back(json_scalar_text(v));
+      } else if (flag) {
+        if (!value.is_boolean()) throw std::invalid_argument("must be true or false, got " + value.dump());
+        values.push_back(opt->get_flag_value(key, value.get<bool>() ? "true" : "false"));
+      } else {
+        values.push_back(json_scalar_text(value));
+      }
+      opt->add_result(values);
+      opt->run_callback();
+    } catch (const CLI::Error& e) {
+      throw UsageError(source + ": key \"" + raw_key + "\": " + e.what());
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(source + ": key \"" + raw_key + "\": " + e.what());
+    }
+  }
+}
+
+void apply_config_file(CLI::App* app, const Globals& globals) {
+  if (globals.config.empty()) return;
+  std::ifstream in(globals.config);
+  if (!in) throw IoError(globals.config + ": cannot open (" + std::strerror(errno) + ")");
+  std::error_code ec;
+  if (std::filesystem::is_directory(globals.config, ec)) throw IoError(globals.config + ": is a directory");
+  nlohmann::json object;
+  try {
+    object = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(globals.config + ": not valid JSON (" + e.what() + ")");
+  }
+  apply_json_options(app, object, globals.config);
+}
+
+// ----- checks -----
+
+void require_positive(const std::string& flag, double value) {
+  if (!(std::isfinite(value) && value > 0)) throw UsageError(flag + ": must be > 0, got " + number_text(value));
+}
+void require_nonnegative(const std::string& flag, double value) {
+  if (!(std::isfinite(value) && value >= 0)) throw UsageError(flag + ": must be >= 0, got " + number_text(value));
+}
+void require_at_least(const std::string& flag, std::int64_t value, std::int64_t minimum) {
+  if (value < minimum) throw UsageError(flag + ": must be >= " + std::to_string(minimum) + ", got " + std::to_string(value));
+}
+void require_in_unit_interval(const std::string& flag, double value, bool open_right) {
+  const bool ok = value >= 0 && (open_right ? value < 1 : value <= 1);
+  if (!ok) throw UsageError(flag + ": must be in [0, 1" + (open_right ? ")" : "]") + ", got " + number_text(value));
+}
+void require_given(const std::string& flag, const std::string& value) {
+  if (value.empty()) throw UsageError(flag + " is required");
+}
+
+void check_output_path(const std::string& flag, const std::string& path, bool matrix) {
+  require_given(flag, path);
+  if (matrix) {
+    try {
+      (void)matrix_format(path, true);
+    } catch (const InvalidArgument&) {
+      throw UsageError(flag + ": " + path + ": cannot write this format (use .csv, .tsv or .npy)");
+    }
+  }
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path p(path);
+  if (fs::is_directory(p, ec)) throw IoError(path + ": is a directory");
+  const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  if (!fs::is_directory(dir, ec)) throw IoError(path + ": directory '" + dir.string() + "' does not exist");
+}
+
+std::vector<double> parse_numbers(const std::string& flag, const std::string& text) {
+  std::vector<double> out;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t end = std::min(text.find(',', start), text.size());
+    std::string part = text.substr(start, end - start);
+    part.erase(0, part.find_first_not_of(" \t"));
+    part.erase(part.find_last_not_of(" \t") + 1);
+    double v = 0;
+    const char* first = part.data();
+    const char* last = part.data() + part.size();
+    if (!part.empty() && *first == '+') ++first;
+    const auto [ptr, ec] = std::from_chars(first, last, v);
+    if (part.empty() || ec != std::errc() || ptr != last || !std::isfinite(v))
+      throw UsageError(flag + ": expected comma-separated numbers, got '" + text + "' (bad part '" + part + "')");
+    out.push_back(v);
+    if (end >= text.size()) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+// ----- models and energies -----
+
+template <class T>
+RowVec<T> LoadedEnergy<T>::mean() const {
+  RowVec<T> m(static_cast<Index>(info.data_mean.size()));
+  for (Index j = 0; j < m.cols(); ++j) m(j) = static_cast<T>(info.data_mean[static_cast<std::size_t>(j)]);
+  return m;
+}
+template <class T>
+RowVec<T> LoadedEnergy<T>::scale() const {
+  RowVec<T> s(static_cast<Index>(info.data_scale.size()));
+  for (Index j = 0; j < s.cols(); ++j) s(j) = static_cast<T>(info.data_scale[static_cast<std::size_t>(j)]);
+  return s;
+}
+
+void add_energy_options(CLI::App* sub, std::string& model, std::string& energy) {
+  sub->add_option("--model", model, "Model file written by `ebm train` (.safetensors)");
+  sub->add_option("--energy", energy, "Analytic energy described in JSON (see docs/cli.md)");
+}
+
+namespace {
+
+template <class T, class E>
+AnyEnergy<T> with_temperature(E e, T temperature, const std::string& name) {
+  if (temperature == T(1)) return AnyEnergy<T>(std::move(e), name);
+  return AnyEnergy<T>(Tempered<E, T>(std::move(e), temperature), name);
+}
+
+}  // namespace
+
+template <class T>
+LoadedEnergy<T> load_energy(const std::string& model, const std::string& energy) {
+  if (model.empty() == energy.empty())
+    throw UsageError(model.empty() ? "one of --model or --energy is required" : "--model and --energy exclude each other");
+  LoadedEnergy<T> out;
+  if (!energy.empty()) {
+    out.source = energy;
+    try {
+      out.energy.emplace(energy_from_json_file<T>(energy));
+    } catch (const InvalidArgument& e) {
+      // A bad description is bad file content, not a bad flag.
+      throw FormatError(e.what());  // names the file already
+    }
+    return out;
+  }
+  out.source = model;
+  out.is_model = true;
+  io::LoadedModel<T> loaded = io::load_model<T>(model);
+  out.info = loaded.info;
+  if (const auto t = out.info.extra.find("temperature"); t != out.info.extra.end()) {
+    char* end = nullptr;
+    const double v = std::strtod(t->second.c_str(), &end);
+    if (end == t->second.c_str() || *end != '\0' || !std::isfinite(v) || v <= 0)
+      throw FormatError(model + ": metadata \"temperature\" must be a positive number, got '" + t->second + "'");
+    out.temperature = static_cast<T>(v);
+  }
+  out.mlp = std::make_shared<const Mlp<T>>(loaded.mlp);
+  if (out.standardized()) {
+    out.energy.emplace(with_temperature<T>(Standardized<Mlp<T>, T>(std::move(loaded.mlp), out.mean(), out.scale()),
+                                           out.temperature, "model"));
+  } else {
+    out.energy.emplace(with_temperature<T>(std::move(loaded.mlp), out.temperature, "model"));
+  }
+  return out;
+}
+
+MlpOptions parse_model_spec(const std::string& text, Index dim) {
+  const std::string usage = "--model: expected mlp[:WIDTHxWIDTH...][:ACTIVATION] (e.g. mlp:128x128:softplus), got '" + text + "'";
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t end = std::min(text.find(':', start), text.size());
+    parts.push_back(text.substr(start, end - start));
+    if (end >= text.size()) break;
+    start = end + 1;
+  }
+  if (parts.empty() || parts[0] != "mlp" || parts.size() > 3) throw UsageError(usage);
+  MlpOptions o;
+  o.widths = {dim};
+  std::vector<Index> hidden = {128, 128};
+  if (parts.size() >= 2) {
+    hidden.clear();
+    std::size_t s = 0;
+    const std::string& w = parts[1];
+    while (true) {
+      const std::size_t e = std::min(w.find('x', s), w.size());
+      const std::string token = w.substr(s, e - s);
+      long long v = 0;
+      const auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), v);
+      if (token.empty() || ec != std::errc() || ptr != token.data() + token.size() || v < 1 || v > 1000000)
+        throw UsageError(usage + " (bad width '" + token + "')");
+      hidden.push_back(static_cast<Index>(v));
+      if (e >= w.size()) break;
+      s = e + 1;
+    }
+  }
+  for (Index h : hidden) o.widths.push_back(h);
+  o.widths.push_back(1);
+  if (parts.size() == 3) {
+    try {
+      o.activation = parse_activation(parts[2]);
+    } catch (const InvalidArgument& e) {
+      throw UsageError("--model: " + std::string(e.what()));
+    }
+  }
+  return o;
+}
+
+std::string model_spec(const MlpOptions& a) {
+  std::string s = "mlp:";
+  for (std::size_t i = 1; i + 1 < a.widths.size(); ++i) s += (i > 1 ? "x" : "") + std::to_string(a.widths[i]);
+  return s + ":" + std::string(activation_name(a.activation));
+}
+
+// ----- point files -----
+
+std::vector<std::string> coordinate_names(Index dim, const std::string& prefix) {
+  std::vector<std::string> names;
+  for (Index j = 0; j < dim; ++j) names.push_back(prefix + std::to_string(j));
+  return names;
+}
+
+template <class T>
+Mat<T> read_points(const std::string& path, Index dim, const std::string& expects) {
+  Table<T> t = read_table<T>(path);
+  const Index cols = t.values.cols();
+  if (cols == dim + 2 && t.columns.size() >= 2 && t.columns[0] == "chain" && t.columns[1] == "step")
+    return t.values.rightCols(dim);
+  if (cols != dim)
+    throw FormatError(path + " has " + std::to_string(cols) + " column" + (cols == 1 ? "" : "s") + " but " + expects +
+                      " expects " + std::to_string(dim));
+  if (t.values.rows() < 1) throw FormatError(path + " has no rows");
+  return std::move(t.values);
+}
+
+template <class T>
+void write_points(const std::string& path, const Mat<T>& m, const std::vector<std::string>& columns) {
+  for (Index i = 0; i < m.rows(); ++i)
+    for (Index j = 0; j < m.cols(); ++j)
+      if (!std::isfinite(m(i, j))) {
+        const std::string col = static_cast<std::size_t>(j) < columns.size() ? columns[static_cast<std::size_t>(j)]
+                                                                              : "x" + std::to_string(j);
+        throw NumericalError(path + ": not written: row " + std::to_string(i) + ", column '" + col + "' is " +
+                             number_text(double(m(i, j))));
+      }
+  write_matrix<T>(path, m, columns);
+}
+
+void write_text_file(const std::string& path, const std::string& text) {
+  AtomicFile f(path);
+  f.write(text);
+  f.commit();
+}
+
+// ----- output -----
+
+bool progress_enabled(const Globals& globals) { return !globals.quiet && ::isatty(2) == 1; }
+
+ProgressBar::ProgressBar(bool enabled, std::int64_t first, std::int64_t total)
+    : enabled_(enabled), first_(first), total_(total), start_(std::chrono::steady_clock::now()) {}
+
+void ProgressBar::update(std::int64_t done, const std::string& extra) {
+  if (!enabled_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (drawn_ && done < total_ && now - last_ < std::chrono::milliseconds(100)) return;
+  last_ = now;
+  drawn_ = true;
+  const double seconds = std::chrono::duration<double>(now - start_).count();
+  const double rate = seconds > 0 ? double(done - first_) / seconds : 0;
+  const double fraction = total_ > 0 ? double(done) / double(total_) : 1;
+  constexpr int width = 24;
+  const int filled = static_cast<int>(std::clamp(fraction, 0.0, 1.0) * width);
+  std::string bar(static_cast<std::size_t>(filled), '=');
+  bar.resize(width, ' ');
+  char eta[32] = "?";
+  if (rate > 0) {
+    const double left = double(total_ - done) / rate;
+    if (left < 60) std::snprintf(eta, sizeof eta, "%.0fs", left);
+    else if (left < 3600) std::snprintf(eta, sizeof eta, "%dm%02ds", int(left / 60), int(left) % 60);
+    else std::snprintf(eta, sizeof eta, "%dh%02dm", int(left / 3600), int(left / 60) % 60);
+  }
+  std::fprintf(stderr, "\r[%s] %lld/%lld %3.0f%%  %.1f steps/s  ETA %s  %s\x1b[K", bar.c_str(),
+               static_cast<long long>(done), static_cast<long long>(total_), 100 * fraction, rate, eta, extra.c_str());
+  std::fflush(stderr);
+}
+
+void ProgressBar::finish() {
+  if (enabled_ && drawn_) std::fputs("\n", stderr);
+  drawn_ = false;
+}
+
+nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+std::string fmt(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+nlohmann::json summary_json(const McmcSummary& s) {
+  nlohmann::json out;
+  out["chains"] = s.chains;
+  out["draws_per_chain"] = s.draws_per_chain;
+  const std::vector<Index> flagged = s.flagged();
+  nlohmann::json dims = nlohmann::json::array();
+  for (Index j = 0; j < s.mean.cols(); ++j) {
+    dims.push_back({{"name", s.names[static_cast<std::size_t>(j)]},
+                    {"mean", number_or_null(s.mean(j))},
+                    {"sd", number_or_null(s.sd(j))},
+                    {"mcse_mean", number_or_null(s.mcse_mean(j))},
+                    {"ess_bulk", number_or_null(s.ess_bulk(j))},
+                    {"ess_tail", number_or_null(s.ess_tail(j))},
+                    {"rhat", number_or_null(s.rhat(j))},
+                    {"flagged", std::find(flagged.begin(), flagged.end(), j) != flagged.end()}});
+  }
+  out["dimensions"] = dims;
+  if (s.acceptance) {
+    out["acceptance"] = {{"overall", number_or_null(s.acceptance->overall)},
+                         {"min", number_or_null(s.acceptance->min)},
+                         {"max", number_or_null(s.acceptance->max)}};
+  } else {
+    out["acceptance"] = nullptr;
+  }
+  return out;
+}
+
+#define EBM_CLI_INSTANTIATE(T)                                                                              \
+  template struct LoadedEnergy<T>;                                                                          \
+  template LoadedEnergy<T> load_energy<T>(const std::string&, const std::string&);                         \
+  template Mat<T> read_points<T>(const std::string&, Index, const std::string&);                           \
+  template void write_points<T>(const std::string&, const Mat<T>&, const std::vector<std::string>&);
+EBM_CLI_INSTANTIATE(float)
+EBM_CLI_INSTANTIATE(double)
+#undef EBM_CLI_INSTANTIATE
+
+}  // namespace ebm::cli

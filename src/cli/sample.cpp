@@ -1,0 +1,226 @@
+// `ebm sample`: Langevin chains on a model or an analytic energy, written as rows (chain, step,
+// x0..x{D-1}), with the MCMC diagnostics on stderr and optionally as JSON (--report).
+#include "commands.hpp"
+
+#include <ebm/core/rng.hpp>
+#include <ebm/diag/mcmc.hpp>
+#include <ebm/sample/samplers.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <memory>
+
+namespace ebm::cli {
+namespace {
+
+struct SampleArgs {
+  std::string model, energy, sampler = "mala", output, report;
+  std::int64_t chains = 64, steps = 1000, burn_in = -1, thin = 1, levels = 10;
+  double step_size = -1, init_scale = 1, max_temperature = 10;
+  bool float64 = false;
+};
+
+constexpr std::uint64_t kInitCounter = std::uint64_t{1} << 63;  // as the samplers' own initial draws
+
+void validate(const SampleArgs& a) {
+  check_output_path("-o", a.output, true);
+  if (!a.report.empty()) check_output_path("--report", a.report, false);
+  const std::vector<std::string> samplers = {"ula", "mala", "sde", "flow", "annealed"};
+  if (std::find(samplers.begin(), samplers.end(), a.sampler) == samplers.end())
+    throw UsageError("--sampler: expected ula, mala, sde, flow or annealed, got '" + a.sampler + "'");
+  require_at_least("--chains", a.chains, 1);
+  require_at_least("--steps", a.steps, 1);
+  if (a.burn_in != -1) require_at_least("--burn-in", a.burn_in, 0);
+  require_at_least("--thin", a.thin, 1);
+  if (a.step_size != -1) require_positive("--step-size", a.step_size);
+  require_positive("--init-scale", a.init_scale);
+  require_at_least("--levels", a.levels, 1);
+  require_positive("--max-temperature", a.max_temperature);
+  if (a.sampler == "annealed" && a.steps < a.levels)
+    throw UsageError("--steps: annealed sampling needs at least one step per level (--levels " + std::to_string(a.levels) +
+                     "), got " + std::to_string(a.steps));
+}
+
+// Initial points N(centre, (init_scale * spread)^2) per coordinate: centre and spread are the
+// model's standardisation (0 and 1 for an analytic energy), so chains start where the data were.
+template <class T>
+Initialization<T> initial_points(const LoadedEnergy<T>& e, Index chains, double init_scale, std::uint64_t seed) {
+  Initialization<T> init;
+  const Index d = e.dim();
+  if (!e.standardized()) {
+    init.kind = Initialization<T>::Kind::Gaussian;
+    init.scale = static_cast<T>(init_scale);
+    return init;
+  }
+  init.kind = Initialization<T>::Kind::Points;
+  init.points.resize(chains, d);
+  const RowVec<T> mean = e.mean(), scale = e.scale();
+  for (Index c = 0; c < chains; ++c) {
+    CounterRng(seed, static_cast<std::uint64_t>(c)).normal<T>(kInitCounter, std::span<T>(init.points.row(c).data(), static_cast<std::size_t>(d)));
+    init.points.row(c) = (init.points.row(c).array() * scale.array() * static_cast<T>(init_scale) + mean.array()).matrix();
+  }
+  return init;
+}
+
+template <class T>
+void fill_chain_options(ChainOptions<T>& c, const SampleArgs& a, Index burn_in, std::uint64_t seed, Initialization<T> init) {
+  c.chains = a.chains;
+  c.steps = a.steps;
+  c.burn_in = burn_in;
+  c.thin = a.thin;
+  c.seed = seed;
+  c.init = std::move(init);
+}
+
+template <class T>
+void sample(const SampleArgs& a, const Globals& g) {
+  validate(a);
+  const LoadedEnergy<T> e = load_energy<T>(a.model, a.energy);
+  const AnyEnergy<T>& energy = *e.energy;
+  const Index d = e.dim();
+  Initialization<T> init = initial_points(e, a.chains, a.init_scale, g.seed);
+  const T h = static_cast<T>(a.step_size);
+  const bool has_h = a.step_size > 0;
+  SampleResult<T> r;
+  Index keep_from = 0;  // updates before the first kept draw
+  if (a.sampler == "annealed") {
+    AnnealedOptions<T> o;
+    const Index per_level = (a.steps + a.levels - 1) / a.levels;
+    const Index burn_in = a.burn_in >= 0 ? a.burn_in : per_level / 2;
+    if (burn_in > per_level)
+      throw UsageError("--burn-in: counts within the last level for annealed sampling, must be <= " +
+                       std::to_string(per_level) + ", got " + std::to_string(burn_in));
+    fill_chain_options(o, a, burn_in, g.seed, std::move(init));
+    o.levels = a.levels;
+    o.steps_per_level = per_level;
+    o.max_temperature = static_cast<T>(a.max_temperature);
+    if (has_h) o.step_size = h;
+    keep_from = a.levels * per_level - per_level + burn_in;
+    r = annealed_langevin<T>(energy, o);
+  } else {
+    const Index burn_in = a.burn_in >= 0 ? a.burn_in : a.steps / 2;
+    if (burn_in > a.steps)
+      throw UsageError("--burn-in: must be <= --steps (" + std::to_string(a.steps) + "), got " + std::to_string(burn_in));
+    keep_from = burn_in;
+    if (a.sampler == "ula") {
+      UlaOptions<T> o;
+      fill_chain_options(o, a, burn_in, g.seed, std::move(init));
+      if (has_h) o.step_size = h;
+      r = ula<T>(energy, o);
+    } else if (a.sampler == "mala") {
+      MalaOptions<T> o;
+      fill_chain_options(o, a, burn_in, g.seed, std::move(init));
+      if (has_h) o.step_size = h;
+      r = mala<T>(energy, o);
+    } else if (a.sampler == "sde") {
+      SdeOptions<T> o;
+      fill_chain_options(o, a, burn_in, g.seed, std::move(init));
+      if (has_h) o.dt = h;
+      o.horizon = o.dt * static_cast<T>(a.steps);
+      r = sde<T>(energy, o);
+    } else {
+      GradientFlowOptions<T> o;
+      fill_chain_options(o, a, burn_in, g.seed, std::move(init));
+      if (has_h) o.step_size = h;
+      r = gradient_flow<T>(energy, o);
+    }
+  }
+
+  const Index kept = static_cast<Index>(r.chains_kept.size());
+  const Index s = r.draws_per_chain;
+  if (s == 0) throw UsageError("--burn-in / --thin: no draw is kept (" + std::to_string(a.steps) + " steps)");
+  if (kept == 0)
+    throw NumericalError("every chain stopped at a non-finite state or score (first: chain " +
+                         std::to_string(r.failures.front().first) + " at step " + std::to_string(r.failures.front().second) +
+                         "); try a smaller --step-size");
+
+  // Rows chain, step, x...; kept draw i of a chain is the state after update keep_from + (i + 1) thin.
+  const bool wide = std::is_same_v<T, float> && double(a.chains) + double(keep_from + s * a.thin) >= 16777216.0;
+  auto write = [&]<class U>(U) {
+    Mat<U> out(kept * s, d + 2);
+    for (Index c = 0; c < kept; ++c)
+      for (Index i = 0; i < s; ++i) {
+        const Index row = c * s + i;
+        out(row, 0) = static_cast<U>(r.chains_kept[static_cast<std::size_t>(c)]);
+        out(row, 1) = static_cast<U>(keep_from + (i + 1) * a.thin);
+        out.row(row).tail(d) = r.samples.row(row).template cast<U>();
+      }
+    std::vector<std::string> columns = {"chain", "step"};
+    for (const std::string& n : coordinate_names(d)) columns.push_back(n);
+    write_points<U>(a.output, out, columns);
+  };
+
+  nlohmann::json report = {{"sampler", a.sampler},       {"source", e.source},  {"dim", d},
+                           {"chains", a.chains},         {"chains_kept", kept}, {"draws_per_chain", s},
+                           {"steps", a.steps},           {"burn_in", keep_from}, {"thin", a.thin},
+                           {"seed", g.seed},             {"seconds", r.seconds}};
+  nlohmann::json failures = nlohmann::json::array();
+  for (const auto& [chain, step] : r.failures) failures.push_back({{"chain", chain}, {"step", step}});
+  report["failures"] = failures;
+  if (r.step_size.size() > 0) {
+    const Vec<double> hs = r.step_size.template cast<double>();
+    report["step_size"] = {{"mean", hs.mean()}, {"min", hs.minCoeff()}, {"max", hs.maxCoeff()}};
+  }
+  std::string table;
+  if (s >= kMinDrawsPerChain) {
+    McmcSummaryOptions so;
+    if (!r.accepted.empty()) {
+      // Counts of the kept chains only (failed chains have no draws).
+      for (Index c = 0; c < kept; ++c) {
+        const auto global = static_cast<std::size_t>(r.chains_kept[static_cast<std::size_t>(c)]);
+        so.accepted.push_back(r.accepted[global]);
+        so.proposed.push_back(r.proposed[global]);
+      }
+    }
+    const McmcSummary summary = summarize(unstack_chains(r.samples.template cast<double>(), s), so);
+    report["diagnostics"] = summary_json(summary);
+    table = summary.summary();
+  } else {
+    report["diagnostics"] = nullptr;
+    table = "(diagnostics need >= " + std::to_string(kMinDrawsPerChain) + " draws per chain, got " + std::to_string(s) + ")\n";
+  }
+
+  if (wide) write(double{});
+  else write(T{});
+  if (!a.report.empty()) write_text_file(a.report, report.dump(2) + "\n");
+  if (!g.quiet) {
+    std::cerr << "ebm sample: " << a.sampler << ", " << kept << " chains x " << s << " draws, D = " << d << ", "
+              << fmt(r.seconds) << " s -> " << a.output << "\n";
+    if (!r.failures.empty()) {
+      std::cerr << "ebm sample: " << r.failures.size() << " chain(s) stopped at a non-finite state (not written):";
+      for (std::size_t i = 0; i < std::min<std::size_t>(r.failures.size(), 10); ++i)
+        std::cerr << " chain " << r.failures[i].first << " at step " << r.failures[i].second << ";";
+      std::cerr << (r.failures.size() > 10 ? " ..." : "") << "\n";
+    }
+    std::cerr << table;
+    if (!table.empty() && table.back() != '\n') std::cerr << "\n";
+  }
+}
+
+}  // namespace
+
+void add_sample(CLI::App& app, Context& ctx) {
+  auto a = std::make_shared<SampleArgs>();
+  CLI::App* sub = app.add_subcommand("sample", "Draw samples by Langevin dynamics from a model or an energy");
+  add_energy_options(sub, a->model, a->energy);
+  sub->add_option("--sampler", a->sampler, "ula, mala (default), sde, flow (gradient flow, no noise) or annealed");
+  sub->add_option("--chains", a->chains, "Number of chains (default 64)");
+  sub->add_option("--steps", a->steps, "Updates per chain, burn-in included (annealed: over all levels; default 1000)");
+  sub->add_option("--step-size", a->step_size, "Step size h (sde: dt; mala: the initial h, adapted during burn-in)");
+  sub->add_option("--burn-in", a->burn_in, "Updates not kept (default: half of --steps; annealed: half a level)");
+  sub->add_option("--thin", a->thin, "Keep every K-th state after burn-in (default 1)");
+  sub->add_option("--init-scale", a->init_scale, "Initial points N(0, S^2) (a standardised model: N(mean, (S scale)^2))");
+  sub->add_option("--levels", a->levels, "annealed: number of temperatures (default 10)");
+  sub->add_option("--max-temperature", a->max_temperature, "annealed: the hottest temperature (default 10)");
+  sub->add_option("-o,--output", a->output, "Samples file (.csv, .tsv or .npy): columns chain, step, x0..");
+  sub->add_option("--report", a->report, "Write the diagnostics as JSON to this file");
+  sub->add_flag("--float64", a->float64, "Sample in double precision (default float32)");
+  const Globals& g = ctx.globals;
+  ctx.runners[sub] = [a, &g] {
+    if (a->float64) sample<double>(*a, g);
+    else sample<float>(*a, g);
+  };
+}
+
+}  // namespace ebm::cli

@@ -1,0 +1,560 @@
+// The subcommands end to end through the built binary: data, train, sample, energy, score, logp,
+// eval, diag; each output read back and checked for shape, column names and values; resumed
+// training bit-identical to an uninterrupted run; --config files; every error path an exit code,
+// one line on stderr and no output file.
+#include "cli/cli_helpers.hpp"
+
+#include <ebm/data/csv.hpp>
+#include <ebm/data/matrix_file.hpp>
+#include <ebm/data/npy.hpp>
+#include <ebm/io/model_file.hpp>
+
+#include <Eigen/LU>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <numbers>
+#include <sstream>
+#include <string>
+#include <sys/stat.h>
+#include <vector>
+
+namespace {
+
+using cli_test::CommandResult;
+using cli_test::exists;
+using cli_test::lines;
+using cli_test::path;
+using cli_test::run;
+using cli_test::slurp;
+using cli_test::write_file;
+using ebm::Index;
+using ebm::MatD;
+
+ebm::Table<double> table(const std::string& name) { return ebm::read_table<double>(path(name)); }
+
+bool all_finite(const MatD& m) { return m.allFinite(); }
+
+// A 2-D data set and a small model trained on it (about 0.1 s), once per test process.
+struct Trained {
+  bool ok = false;
+  std::string why;
+};
+const Trained& trained() {
+  static const Trained t = [] {
+    Trained r;
+    CommandResult c = run("data make moons --n 400 --seed 1 -o moons.csv --quiet");
+    if (c.exit_code != 0) return Trained{false, c.err};
+    c = run("train --data moons.csv --model mlp:16x16 --steps 60 --batch 64 --lr 0.01 --quiet -o m.safetensors");
+    if (c.exit_code != 0) return Trained{false, c.err};
+    r.ok = true;
+    return r;
+  }();
+  return t;
+}
+#define REQUIRE_TRAINED() ASSERT_TRUE(trained().ok) << trained().why
+
+// N(m, S) and a two-component mixture in 2-D, with closed-form log densities.
+const char* kGaussianJson = R"({"type": "gaussian", "mean": [1, -1], "cov": [[2, 0.5], [0.5, 1]]})";
+const char* kMixtureJson =
+    R"({"type": "gmm", "weights": [0.3, 0.7], "means": [[-2, 0], [1.5, 1]],
+        "covs": [[[0.5, 0], [0, 0.5]], [[1, 0.3], [0.3, 0.8]]]})";
+
+double log_normal(const Eigen::RowVector2d& x, const Eigen::RowVector2d& m, const Eigen::Matrix2d& s) {
+  const Eigen::RowVector2d d = x - m;
+  return -0.5 * (d * s.inverse() * d.transpose())(0) - std::log(2 * std::numbers::pi) - 0.5 * std::log(s.determinant());
+}
+double log_gaussian(const Eigen::RowVector2d& x) {
+  Eigen::Matrix2d s;
+  s << 2, 0.5, 0.5, 1;
+  return log_normal(x, Eigen::RowVector2d(1, -1), s);
+}
+double log_mixture(const Eigen::RowVector2d& x) {
+  Eigen::Matrix2d s0, s1;
+  s0 << 0.5, 0, 0, 0.5;
+  s1 << 1, 0.3, 0.3, 0.8;
+  const double a = std::log(0.3) + log_normal(x, Eigen::RowVector2d(-2, 0), s0);
+  const double b = std::log(0.7) + log_normal(x, Eigen::RowVector2d(1.5, 1), s1);
+  const double hi = std::max(a, b);
+  return hi + std::log(std::exp(a - hi) + std::exp(b - hi));
+}
+
+// A 7 x 7 grid of points in [-3, 3]^2.
+MatD grid_points() {
+  MatD x(49, 2);
+  for (int i = 0; i < 7; ++i)
+    for (int j = 0; j < 7; ++j) x.row(i * 7 + j) << -3.0 + i, -3.0 + j;
+  return x;
+}
+
+// ---------------------------------------------------------------- data
+
+TEST(CliData, MakeWritesCsvAndNpyWithTheSameValues) {
+  ASSERT_EQ(run("data make 8gaussians --n 300 --seed 7 -o g.csv --quiet").exit_code, 0);
+  ASSERT_EQ(run("data make 8gaussians --n 300 --seed 7 -o g.npy --quiet").exit_code, 0);
+  const auto csv = table("g.csv");
+  EXPECT_EQ(csv.columns, (std::vector<std::string>{"x0", "x1"}));
+  ASSERT_EQ(csv.values.rows(), 300);
+  ASSERT_EQ(csv.values.cols(), 2);
+  EXPECT_TRUE(all_finite(csv.values));
+  EXPECT_EQ(csv.values, ebm::read_npy<double>(path("g.npy")));  // CSV digits read back exactly
+  // 8 Gaussians: modes at radius 2.83 with sd 0.354 per coordinate, so E|x| = 2.83 + 0.354^2 /
+  // (2 2.83) + O(sd^4) = 2.85; the mean of 300 radii has standard error 0.02.
+  const Eigen::VectorXd r = csv.values.rowwise().norm();
+  EXPECT_NEAR(r.mean(), 2.85, 0.1);
+  // Another seed, other points.
+  ASSERT_EQ(run("data make 8gaussians --n 300 --seed 8 -o g8.csv --quiet").exit_code, 0);
+  EXPECT_NE(table("g8.csv").values, csv.values);
+}
+
+TEST(CliData, ShowPrintsShapeStatisticsAndRows) {
+  ASSERT_EQ(run("data make moons --n 50 -o s.csv --quiet").exit_code, 0);
+  const CommandResult t = run("data show s.csv");
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_NE(t.out.find("50 rows x 2 columns"), std::string::npos) << t.out;
+  const CommandResult j = run("data show s.csv --json --rows 3");
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  const auto doc = nlohmann::json::parse(j.out);
+  EXPECT_EQ(doc.at("rows"), 50);
+  EXPECT_EQ(doc.at("cols"), 2);
+  EXPECT_EQ(doc.at("head").size(), 3u);
+  const MatD x = table("s.csv").values;
+  EXPECT_NEAR(doc.at("columns")[1].at("mean").get<double>(), x.col(1).mean(), 1e-12);
+  EXPECT_EQ(doc.at("columns")[0].at("min").get<double>(), x.col(0).minCoeff());
+  EXPECT_EQ(doc.at("head")[2][0].get<double>(), x(2, 0));
+}
+
+// ---------------------------------------------------------------- train, sample, ...
+
+TEST(CliTrain, WritesAModelWithStandardisationAndAJsonLinesLog) {
+  ASSERT_EQ(run("data make moons --n 400 --seed 1 -o tm.csv --quiet").exit_code, 0);
+  const CommandResult r = run("train --data tm.csv --model mlp:16x16:silu --objective ssm --steps 60 --batch 64 --lr 0.01 "
+                              "--held-out 0.25 --eval-every 20 --log t.jsonl --log-every 10 -o t.safetensors --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << r.err;  // --quiet, and no terminal
+  const auto model = ebm::io::load_model<float>(path("t.safetensors"));
+  EXPECT_EQ(model.info.step, 60);
+  EXPECT_EQ(model.info.objective, "ssm");
+  EXPECT_EQ(model.info.architecture.widths, (std::vector<Index>{2, 16, 16, 1}));
+  EXPECT_EQ(model.mlp.activation(), ebm::Activation::Silu);
+  // Standardisation of the 300 training rows: moons spans x in [-3.4, 3.4], y in [-1.7, 2.2].
+  ASSERT_EQ(model.info.data_mean.size(), 2u);
+  EXPECT_GT(model.info.data_scale[0], 1.0);
+  EXPECT_LT(model.info.data_scale[0], 2.5);
+
+  std::istringstream log(slurp("t.jsonl"));
+  std::string line;
+  std::vector<std::int64_t> steps, held_out_steps;
+  while (std::getline(log, line)) {
+    const auto j = nlohmann::json::parse(line);
+    steps.push_back(j.at("step"));
+    for (const char* key : {"loss", "lr", "grad_norm", "seconds"}) EXPECT_TRUE(j.at(key).is_number()) << line;
+    EXPECT_EQ(j.at("lr").get<double>(), 0.01);
+    if (j.contains("held_out")) held_out_steps.push_back(j.at("step"));
+  }
+  EXPECT_EQ(steps, (std::vector<std::int64_t>{10, 20, 30, 40, 50, 60}));
+  EXPECT_EQ(held_out_steps, (std::vector<std::int64_t>{20, 40, 60}));
+}
+
+TEST(CliSample, WritesChainStepAndCoordinatesWithAReport) {
+  REQUIRE_TRAINED();
+  const CommandResult r =
+      run("sample --model m.safetensors --sampler mala --chains 8 --steps 40 --burn-in 20 --thin 2 -o s.csv --report r.json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("ess_bulk"), std::string::npos) << r.err;  // the summary table on stderr
+  const auto t = table("s.csv");
+  EXPECT_EQ(t.columns, (std::vector<std::string>{"chain", "step", "x0", "x1"}));
+  ASSERT_EQ(t.values.rows(), 8 * 10);
+  EXPECT_TRUE(all_finite(t.values));
+  for (Index c = 0; c < 8; ++c)
+    for (Index i = 0; i < 10; ++i) {
+      EXPECT_EQ(t.values(c * 10 + i, 0), double(c));
+      EXPECT_EQ(t.values(c * 10 + i, 1), double(22 + 2 * i));
+    }
+  // Raw coordinates: the samples spread like the data (moons: x sd ~1.7), not like N(0, 1).
+  const double sd0 = std::sqrt((t.values.col(2).array() - t.values.col(2).mean()).square().mean());
+  EXPECT_GT(sd0, 1.0);
+
+  const auto report = nlohmann::json::parse(slurp("r.json"));
+  EXPECT_EQ(report.at("sampler"), "mala");
+  EXPECT_EQ(report.at("chains_kept"), 8);
+  EXPECT_EQ(report.at("draws_per_chain"), 10);
+  EXPECT_TRUE(report.at("failures").empty());
+  const auto& diag = report.at("diagnostics");
+  ASSERT_EQ(diag.at("dimensions").size(), 2u);
+  for (const auto& d : diag.at("dimensions"))
+    for (const char* key : {"mean", "sd", "mcse_mean", "ess_bulk", "ess_tail", "rhat"}) EXPECT_TRUE(d.at(key).is_number()) << key;
+  const double acc = diag.at("acceptance").at("overall");
+  EXPECT_GT(acc, 0.2);
+  EXPECT_LE(acc, 1.0);
+
+  // The same draws as .npy, quietly.
+  const CommandResult q = run("sample --model m.safetensors --chains 8 --steps 40 --burn-in 20 --thin 2 -o s.npy --quiet");
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  EXPECT_TRUE(q.err.empty()) << q.err;
+  EXPECT_EQ(ebm::read_npy<double>(path("s.npy")), t.values.cast<float>().cast<double>());
+}
+
+TEST(CliSample, EverySamplerOnAnAnalyticEnergy) {
+  write_file("gauss.json", kGaussianJson);
+  for (const char* sampler : {"ula", "mala", "sde", "flow", "annealed"}) {
+    const std::string out = std::string("s_") + sampler + ".csv";
+    const CommandResult r =
+        run(std::string("sample --energy gauss.json --sampler ") + sampler + " --chains 4 --steps 40 --quiet -o " + out);
+    ASSERT_EQ(r.exit_code, 0) << sampler << ": " << r.err;
+    const auto t = table(out);
+    EXPECT_EQ(t.values.cols(), 4) << sampler;
+    EXPECT_EQ(t.values.rows() % 4, 0) << sampler;
+    EXPECT_GT(t.values.rows(), 0) << sampler;
+    EXPECT_TRUE(all_finite(t.values)) << sampler;
+  }
+  // Gradient flow has no noise: every chain slides to the mode (1, -1).
+  const CommandResult f = run("sample --energy gauss.json --sampler flow --chains 4 --steps 2000 --burn-in 1999 --step-size 0.1 "
+                              "--quiet -o flow.csv");
+  ASSERT_EQ(f.exit_code, 0) << f.err;
+  const MatD x = table("flow.csv").values;
+  for (Index c = 0; c < 4; ++c) {
+    EXPECT_NEAR(x(c, 2), 1.0, 1e-4);
+    EXPECT_NEAR(x(c, 3), -1.0, 1e-4);
+  }
+}
+
+TEST(CliSample, MalaMeanMatchesTheTargetWithinItsMonteCarloError) {
+  write_file("gauss.json", kGaussianJson);
+  const CommandResult r =
+      run("sample --energy gauss.json --chains 32 --steps 600 --seed 3 --quiet -o g.csv --report g.json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto dims = nlohmann::json::parse(slurp("g.json")).at("diagnostics").at("dimensions");
+  const double target[2] = {1, -1};
+  for (int j = 0; j < 2; ++j) {
+    const double mean = dims[j].at("mean"), mcse = dims[j].at("mcse_mean");
+    EXPECT_LT(mcse, 0.1);
+    EXPECT_LT(std::abs(mean - target[j]), 5 * mcse) << "dimension " << j;  // fails with probability ~6e-7
+  }
+}
+
+TEST(CliEnergyScore, ScoreIsMinusTheGradientOfEnergyInRawCoordinates) {
+  REQUIRE_TRAINED();
+  ASSERT_EQ(run("energy --model m.safetensors --at moons.csv -o e.csv").exit_code, 0);
+  ASSERT_EQ(run("score --model m.safetensors --at moons.csv -o s.npy").exit_code, 0);
+  const auto e = table("e.csv");
+  EXPECT_EQ(e.columns, (std::vector<std::string>{"energy"}));
+  ASSERT_EQ(e.values.rows(), 400);
+  EXPECT_TRUE(all_finite(e.values));
+  const auto st = table("s.npy");
+  ASSERT_EQ(st.values.rows(), 400);
+  ASSERT_EQ(st.values.cols(), 2);
+  ASSERT_EQ(run("score --model m.safetensors --at moons.csv -o s.csv").exit_code, 0);
+  EXPECT_EQ(table("s.csv").columns, (std::vector<std::string>{"s0", "s1"}));
+
+  // Central differences of the energy at the first 5 points (step 1e-4: truncation error
+  // ~1e-8 E''' and rounding ~1e-16 E / 1e-4 in double, both far below the tolerance).
+  const MatD x = table("moons.csv").values.topRows(5);
+  const double h = 1e-4;
+  MatD shifted(20, 2);
+  for (Index i = 0; i < 5; ++i)
+    for (Index j = 0; j < 2; ++j) {
+      shifted.row(i * 4 + 2 * j) = x.row(i);
+      shifted.row(i * 4 + 2 * j + 1) = x.row(i);
+      shifted(i * 4 + 2 * j, j) += h;
+      shifted(i * 4 + 2 * j + 1, j) -= h;
+    }
+  ebm::write_csv<double>(path("shifted.csv"), shifted);
+  ASSERT_EQ(run("energy --model m.safetensors --at shifted.csv -o es.csv").exit_code, 0);
+  const MatD es = table("es.csv").values;
+  for (Index i = 0; i < 5; ++i)
+    for (Index j = 0; j < 2; ++j) {
+      const double fd = -(es(i * 4 + 2 * j, 0) - es(i * 4 + 2 * j + 1, 0)) / (2 * h);
+      EXPECT_NEAR(st.values(i, j), fd, 1e-5 * std::max(1.0, std::abs(fd))) << i << "," << j;
+    }
+  // A samples file is accepted as points: its chain and step columns are skipped.
+  ASSERT_EQ(run("sample --model m.safetensors --chains 2 --steps 8 --quiet -o few.csv").exit_code, 0);
+  ASSERT_EQ(run("energy --model m.safetensors --at few.csv -o ef.csv").exit_code, 0);
+  EXPECT_EQ(table("ef.csv").values.rows(), table("few.csv").values.rows());
+}
+
+// ---------------------------------------------------------------- logp
+
+// log p(x) - log p(x0) = E(x0) - E(x) for analytic energies, up to the quadrature error of 32
+// Gauss-Legendre nodes on smooth integrands (~1e-13 here): 1e-6 leaves room only for a wrong
+// sign, scale or reference.
+TEST(CliLogp, RelativeLogDensityIsTheEnergyDifference) {
+  write_file("gauss.json", kGaussianJson);
+  write_file("mix.json", kMixtureJson);
+  ebm::write_csv<double>(path("grid.csv"), grid_points());
+  for (const char* energy : {"gauss.json", "mix.json"}) {
+    const std::string e(energy);
+    ASSERT_EQ(run("logp --energy " + e + " --at grid.csv --ref 0.5,0.25 -o lp.csv").exit_code, 0) << e;
+    ebm::write_csv<double>(path("ref.csv"), (MatD(1, 2) << 0.5, 0.25).finished());
+    ASSERT_EQ(run("energy --energy " + e + " --at grid.csv -o e.csv").exit_code, 0);
+    ASSERT_EQ(run("energy --energy " + e + " --at ref.csv -o e0.csv").exit_code, 0);
+    const auto lp = table("lp.csv");
+    EXPECT_EQ(lp.columns, (std::vector<std::string>{"log_p", "quadrature_error", "path_difference"}));
+    const MatD energies = table("e.csv").values;
+    const double e0 = table("e0.csv").values(0, 0);
+    ASSERT_EQ(lp.values.rows(), 49);
+    for (Index i = 0; i < 49; ++i) {
+      EXPECT_NEAR(lp.values(i, 0), e0 - energies(i, 0), 1e-6) << e << " point " << i;
+      // The 16- vs 32-node difference (an estimate of the 16-node error, 3e-5 at worst for the
+      // mixture) and the detour's difference (both 32-node, so at the 32-node error).
+      EXPECT_LT(lp.values(i, 1), 1e-4);
+      EXPECT_LT(lp.values(i, 2), 1e-6);  // a gradient field: no path dependence
+    }
+    // The reference from a file gives the same numbers.
+    ASSERT_EQ(run("logp --energy " + e + " --at grid.csv --ref ref.csv -o lp2.csv").exit_code, 0);
+    EXPECT_EQ(table("lp2.csv").values, lp.values);
+  }
+}
+
+// Grid-normalised log p in 2-D is the true log density: the trapezoid rule on 401^2 points
+// over [-10, 10]^2 is exact to far below 1e-3 for these smooth, well-contained densities.
+TEST(CliLogp, GridNormalisedLogDensityIsTheTrueOne) {
+  write_file("gauss.json", kGaussianJson);
+  write_file("mix.json", kMixtureJson);
+  const MatD x = grid_points();
+  ebm::write_csv<double>(path("grid.csv"), x);
+  for (const char* energy : {"gauss.json", "mix.json"}) {
+    const std::string e(energy);
+    const CommandResult r = run("logp --energy " + e + " --at grid.csv --normalize grid --box=-10,10 -o lpn.csv --report rep.json");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("log Z"), std::string::npos) << r.err;
+    const MatD lp = table("lpn.csv").values;
+    for (Index i = 0; i < x.rows(); ++i) {
+      const Eigen::RowVector2d p = x.row(i);
+      const double truth = e == "gauss.json" ? log_gaussian(p) : log_mixture(p);
+      EXPECT_NEAR(lp(i, 0), truth, 1e-3) << e << " at " << p;
+    }
+    const auto rep = nlohmann::json::parse(slurp("rep.json"));
+    EXPECT_EQ(rep.at("log_z").at("method"), "grid");
+    EXPECT_TRUE(rep.at("normalized").get<bool>());
+  }
+}
+
+// AIS reports its standard error; the estimate must agree with the closed form within a few.
+TEST(CliLogp, AisNormalisedLogDensityAgreesWithinItsError) {
+  write_file("gauss.json", kGaussianJson);
+  ebm::write_csv<double>(path("grid.csv"), grid_points());
+  const CommandResult r = run("logp --energy gauss.json --at grid.csv --normalize ais -o lpa.csv --report ais.json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto z = nlohmann::json::parse(slurp("ais.json")).at("log_z");
+  EXPECT_EQ(z.at("method"), "ais");
+  const double se = z.at("error_estimate");
+  EXPECT_GT(se, 0);
+  EXPECT_LT(se, 0.05);
+  const MatD lp = table("lpa.csv").values;
+  const Eigen::RowVector2d p = grid_points().row(24);  // the origin
+  EXPECT_NEAR(lp(24, 0), log_gaussian(p), 5 * se + 0.01);
+}
+
+// ---------------------------------------------------------------- eval, diag
+
+TEST(CliEval, JsonHasScoreMatchingLossNllAndMmd) {
+  REQUIRE_TRAINED();
+  const CommandResult r = run("eval --model m.safetensors --data moons.csv --json --mmd-samples 200 --mmd-steps 100");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("points"), 400);
+  EXPECT_EQ(j.at("dim"), 2);
+  EXPECT_TRUE(j.at("sm_loss").is_number());
+  EXPECT_EQ(j.at("log_z").at("method"), "grid");
+  EXPECT_TRUE(j.at("nll").is_number());
+  EXPECT_GT(j.at("nll_standard_error").get<double>(), 0);
+  EXPECT_GE(j.at("mmd2").get<double>(), -0.01);
+  EXPECT_LT(j.at("mmd2").get<double>(), 1.0);
+  EXPECT_EQ(j.at("mmd_samples"), 200);
+
+  // The table form.
+  const CommandResult t = run("eval --model m.safetensors --data moons.csv --mmd-samples 0");
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_NE(t.out.find("NLL"), std::string::npos) << t.out;
+}
+
+// For N(m, S) the exact SM loss on data x_i is mean_i [tr(S^-1) ... ] in closed form:
+// -Lap E = -tr(S^-1) and 1/2 |grad E|^2 = 1/2 (x - m)^T S^-2 (x - m); and the NLL with the exact
+// log Z is the mean of -log N(x_i; m, S).
+TEST(CliEval, AnalyticEnergyMatchesClosedForms) {
+  write_file("gauss.json", kGaussianJson);
+  const MatD x = grid_points();
+  ebm::write_csv<double>(path("pts.csv"), x);
+  const CommandResult r = run("eval --energy gauss.json --data pts.csv --json --box=-12,12 --mmd-samples 0");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  Eigen::Matrix2d s;
+  s << 2, 0.5, 0.5, 1;
+  const Eigen::Matrix2d p = s.inverse();
+  double sm = 0, nll = 0;
+  for (Index i = 0; i < x.rows(); ++i) {
+    const Eigen::RowVector2d d = x.row(i) - Eigen::RowVector2d(1, -1);
+    sm += -p.trace() + 0.5 * (d * p * p * d.transpose())(0);
+    nll -= log_gaussian(x.row(i));
+  }
+  EXPECT_NEAR(j.at("sm_loss").get<double>(), sm / 49, 1e-9);
+  EXPECT_NEAR(j.at("nll").get<double>(), nll / 49, 1e-6);
+  EXPECT_TRUE(j.at("mmd2").is_null());
+}
+
+TEST(CliDiag, ReadsASamplesFile) {
+  REQUIRE_TRAINED();
+  ASSERT_EQ(run("sample --model m.safetensors --chains 4 --steps 60 --quiet -o d.csv --report dr.json").exit_code, 0);
+  const CommandResult r = run("diag d.csv --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("chains"), 4);
+  EXPECT_EQ(j.at("draws_per_chain"), 30);
+  ASSERT_EQ(j.at("dimensions").size(), 2u);
+  EXPECT_EQ(j.at("dimensions")[1].at("name"), "x1");
+  // The same numbers as the sampler's own report (which saw the draws before they were written).
+  const auto dims = nlohmann::json::parse(slurp("dr.json")).at("diagnostics").at("dimensions");
+  for (int d = 0; d < 2; ++d)
+    for (const char* key : {"ess_bulk", "ess_tail", "rhat", "mcse_mean"})
+      EXPECT_NEAR(j.at("dimensions")[d].at(key).get<double>(), dims[d].at(key).get<double>(),
+                  1e-6 * std::abs(dims[d].at(key).get<double>()))
+          << key;
+  const CommandResult t = run("diag d.csv");
+  ASSERT_EQ(t.exit_code, 0);
+  EXPECT_NE(t.out.find("ess_bulk"), std::string::npos) << t.out;
+}
+
+// ---------------------------------------------------------------- resume, config
+
+// 60 steps in one run, or 30, a checkpoint, and 30 more: the same model file, byte for byte.
+// Cosine decay, EMA, clipping, held-out evaluation and (for pcd) the replay buffer all carry
+// state across the break.
+TEST(CliTrain, ResumeIsBitIdentical) {
+  ASSERT_EQ(run("data make 8gaussians --n 300 --seed 2 -o r.csv --quiet").exit_code, 0);
+  for (const char* objective : {"sm", "pcd"}) {
+    const std::string common = std::string("train --data r.csv --model mlp:16x16 --objective ") + objective +
+                               " --steps 60 --batch 32 --lr 0.01 --schedule cosine --ema 0.9 --clip 5 "
+                               "--held-out 0.2 --eval-every 10 --langevin-steps 3 --buffer-size 64 --seed 4 --quiet";
+    ASSERT_EQ(run(common + " -o whole.safetensors").exit_code, 0);
+    const CommandResult first = run(common + " --stop-at 30 --checkpoint ck.safetensors --log part.jsonl -o half.safetensors");
+    ASSERT_EQ(first.exit_code, 0) << first.err;
+    // The resumed run takes every option from the checkpoint.
+    const CommandResult second = run("train --resume ck.safetensors --quiet --log part.jsonl -o resumed.safetensors");
+    ASSERT_EQ(second.exit_code, 0) << second.err;
+    EXPECT_EQ(slurp("whole.safetensors"), slurp("resumed.safetensors")) << objective;
+    EXPECT_NE(slurp("whole.safetensors"), slurp("half.safetensors")) << objective;
+    EXPECT_EQ(lines(slurp("part.jsonl")), 6) << objective;  // steps 10..60, appended on resume
+  }
+  // Checkpoints written every 20 steps along the way leave the run undisturbed; the final one
+  // (step 45) finishes it.
+  const std::string common = "train --data r.csv --model mlp:8 --steps 50 --batch 32 --lr 0.01 --quiet";
+  ASSERT_EQ(run(common + " -o whole.safetensors").exit_code, 0);
+  ASSERT_EQ(run(common + " --checkpoint every.safetensors --checkpoint-every 20 --stop-at 45 -o x.safetensors").exit_code, 0);
+  ASSERT_EQ(run("train --resume every.safetensors --quiet -o resumed.safetensors").exit_code, 0);
+  EXPECT_EQ(slurp("whole.safetensors"), slurp("resumed.safetensors"));
+}
+
+TEST(CliConfig, JsonKeysAreFlagsAndTheCommandLineWins) {
+  ASSERT_EQ(run("data make moons --n 100 -o c.csv --quiet").exit_code, 0);
+  write_file("cfg.json", R"({"data": "c.csv", "model": "mlp:8", "steps": 20, "--lr": 0.02, "no-standardize": true,
+                            "seed": 5, "quiet": true})");
+  const CommandResult r = run("train --config cfg.json --steps 7 -o cfg.safetensors");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << r.err;  // "quiet": true
+  const auto m = ebm::io::load_model<float>(path("cfg.safetensors"));
+  EXPECT_EQ(m.info.step, 7);                   // command line over config
+  EXPECT_TRUE(m.info.data_mean.empty());       // no-standardize
+  EXPECT_EQ(m.info.architecture.widths[1], 8);  // from the config
+  // The global options before the subcommand work too, and equal the config's seed.
+  ASSERT_EQ(run("--seed 5 train --data c.csv --model mlp:8 --steps 7 --lr 0.02 --no-standardize --quiet -o cmd.safetensors")
+                .exit_code,
+            0);
+  EXPECT_EQ(slurp("cfg.safetensors"), slurp("cmd.safetensors"));
+
+  write_file("bad.json", R"({"data": "c.csv", "stpes": 20})");
+  const CommandResult bad = run("train --config bad.json -o bad.safetensors");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_EQ(lines(bad.err), 1) << bad.err;
+  EXPECT_NE(bad.err.find("\"stpes\""), std::string::npos) << bad.err;
+  EXPECT_FALSE(exists("bad.safetensors"));
+}
+
+// ---------------------------------------------------------------- errors
+
+struct ErrorCase {
+  std::string args;
+  int code;
+  std::string mentions;  // the file, field or flag and value the one line must name
+  std::string output;    // must not exist afterwards
+};
+
+TEST(CliErrors, OneLineNonZeroExitAndNoOutputFile) {
+  REQUIRE_TRAINED();
+  write_file("gauss.json", kGaussianJson);
+  write_file("broken.json", R"({"type": "gaussian", "mean": [0, 0]})");
+  write_file("garbage.safetensors", "this is not a model file at all, just text");
+  const std::string model = slurp("m.safetensors");
+  write_file("truncated.safetensors", model.substr(0, model.size() / 2));
+  ebm::write_csv<double>(path("three.csv"), MatD::Ones(5, 3));
+  cli_test::fs::create_directories(path("adir.csv"));
+  ASSERT_EQ(run("train --data moons.csv --model mlp:8 --steps 4 --quiet --checkpoint ck2.safetensors -o ok.safetensors").exit_code, 0);
+
+  const std::vector<ErrorCase> cases = {
+      {"frobnicate", 2, "frobnicate", ""},
+      {"train --data moons.csv --bogus -o e1.safetensors", 2, "--bogus", "e1.safetensors"},
+      {"train --data moons.csv --steps -3 -o e2.safetensors", 2, "--steps", "e2.safetensors"},
+      {"train --data moons.csv --lr abc -o e3.safetensors", 2, "abc", "e3.safetensors"},
+      {"train --data moons.csv --lr -1 -o e4.safetensors", 2, "--lr: must be > 0, got -1", "e4.safetensors"},
+      {"train --data moons.csv --objective mle -o e5.safetensors", 2, "mle", "e5.safetensors"},
+      {"train -o e6.safetensors", 2, "--data", "e6.safetensors"},
+      {"train --data missing.csv -o e7.safetensors", 1, "missing.csv", "e7.safetensors"},
+      {"train --data adir.csv -o e8.safetensors", 1, "adir.csv", "e8.safetensors"},
+      {"train --resume ck2.safetensors --data three.csv -o e9.safetensors", 1, "three.csv has 3 columns but the checkpoint",
+       "e9.safetensors"},
+      {"train --resume garbage.safetensors -o e10.safetensors", 1, "garbage.safetensors", "e10.safetensors"},
+      {"sample --model m.safetensors --chains 0 -o e11.csv", 2, "--chains", "e11.csv"},
+      {"sample --model m.safetensors --sampler hmc -o e12.csv", 2, "hmc", "e12.csv"},
+      {"sample --model garbage.safetensors -o e13.csv", 1, "garbage.safetensors", "e13.csv"},
+      {"sample --model truncated.safetensors -o e14.csv", 1, "truncated.safetensors", "e14.csv"},
+      {"sample --model missing.safetensors -o e15.csv", 1, "missing.safetensors", "e15.csv"},
+      {"sample --model m.safetensors --energy gauss.json -o e16.csv", 2, "--energy", "e16.csv"},
+      {"sample --energy broken.json -o e17.csv", 1, "broken.json", "e17.csv"},
+      {"sample --model m.safetensors -o e18.txt", 2, "e18.txt", "e18.txt"},
+      {"sample --model m.safetensors -o nodir/e19.csv", 1, "nodir", "nodir/e19.csv"},
+      // Every chain diverges: reported, and nothing (in particular no NaN) is written.
+      {"sample --energy gauss.json --sampler ula --step-size 1e30 --chains 3 --steps 20 -o e20.csv", 1, "non-finite", "e20.csv"},
+      {"energy --model m.safetensors --at three.csv -o e21.csv", 1, "three.csv has 3 columns but the model expects 2", "e21.csv"},
+      {"score --energy gauss.json --at three.csv -o e22.csv", 1, "three.csv has 3 columns but the energy expects 2", "e22.csv"},
+      {"energy --model m.safetensors -o e23.csv", 2, "--at", "e23.csv"},
+      {"eval --model m.safetensors --data three.csv", 1, "three.csv has 3 columns but the model expects 2", ""},
+      {"eval --model m.safetensors --data moons.csv --normalize maybe", 2, "maybe", ""},
+      {"logp --energy gauss.json --at moons.csv --ref 1,2,3 -o e24.csv", 2, "--ref", "e24.csv"},
+      {"logp --energy gauss.json --at moons.csv --ref 1,x -o e25.csv", 2, "1,x", "e25.csv"},
+      {"logp --energy gauss.json --at moons.csv --normalize grid --box 3,1 -o e26.csv", 2, "--box", "e26.csv"},
+      {"logp --energy gauss.json --at moons.csv --nodes 1 -o e27.csv", 2, "--nodes", "e27.csv"},
+      {"diag moons.csv", 1, "moons.csv", ""},
+      {"diag missing.csv", 1, "missing.csv", ""},
+      {"data make spirals -o e28.csv", 2, "spirals", "e28.csv"},
+      {"data show missing.csv", 1, "missing.csv", ""},
+      {"data make moons --n 10 --threads 0 -o e29.csv", 2, "--threads", "e29.csv"},
+      {"--config missing.json data make moons -o e30.csv", 1, "missing.json", "e30.csv"},
+  };
+  for (const ErrorCase& c : cases) {
+    const CommandResult r = run(c.args);
+    EXPECT_EQ(r.exit_code, c.code) << c.args << ": " << r.err;
+    EXPECT_EQ(lines(r.err), 1) << c.args << ": " << r.err;
+    EXPECT_EQ(r.err.rfind("ebm", 0), 0u) << c.args << ": " << r.err;
+    EXPECT_NE(r.err.find(c.mentions), std::string::npos) << c.args << ": " << r.err;
+    EXPECT_TRUE(r.out.empty()) << c.args << ": " << r.out;
+    if (!c.output.empty()) {
+      EXPECT_FALSE(exists(c.output)) << c.args;
+    }
+  }
+  EXPECT_EQ(cli_test::temporaries(), 0);
+}
+
+TEST(CliErrors, UnreadableFile) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root reads any file";
+  REQUIRE_TRAINED();
+  ASSERT_EQ(run("data make moons --n 10 -o locked.csv --quiet").exit_code, 0);
+  ASSERT_EQ(::chmod(path("locked.csv").c_str(), 0), 0);
+  const CommandResult r = run("energy --model m.safetensors --at locked.csv -o out.csv");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("locked.csv"), std::string::npos) << r.err;
+  EXPECT_FALSE(exists("out.csv"));
+}
+
+}  // namespace
