@@ -7,7 +7,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <exception>
+#include <string_view>
+
+#include <unistd.h>
 #include <iostream>
 #include <string>
 
@@ -36,9 +40,23 @@ int fail(const CLI::App* where, const std::string& what, int code) {
   return code;
 }
 
+// OpenMP threads that spin while they wait take the core that the thread they wait for needs:
+// on a busy machine a training step was measured 100x slower than with passive waiting
+// (docs/design.md). libgomp reads OMP_WAIT_POLICY once, when it is loaded, so ebm restarts itself
+// once with the policy set, unless the user chose one. `ebm bench` keeps OpenMP's default, the
+// policy its PyTorch peer runs with.
+void prefer_passive_waiting(int argc, char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view(argv[i]) == "bench") return;
+  if (::setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+  ::execv("/proc/self/exe", argv);  // returns only on failure: carry on with the default policy
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  prefer_passive_waiting(argc, argv);
   CLI::App app{"ebm: energy-based generative models — learn, score, sample, evaluate"};
   app.name("ebm");
   app.set_version_flag("--version", std::string("ebm ") + EBM_VERSION);
