@@ -7,6 +7,7 @@
 #     --only LIST      peer workloads, comma-separated (default all of shared/bench/WORKLOADS.md)
 #     --runs N         repeat the peer/ebm pair N times (default 1), ratios printed per run
 #     --quick          shorter timing budget per case, on both sides
+#     --threads LIST   thread counts, comma-separated (default 1,2)
 #     --no-engine      skip the engine workloads (bench/torch_engine.py vs ebm bench)
 #     --torch-blas DIR a directory holding another libblas.so.3 for torch (LD_LIBRARY_PATH),
 #                      e.g. OpenBLAS unpacked from Debian's libopenblas0-pthread; its thread
@@ -25,6 +26,7 @@ shared=../shared/bench
 ebm=./build/release/ebm
 only=langevin,sm_exact,ssm,dsm,cd
 runs=1
+threads=1,2
 quick=()
 engine=1
 check=0
@@ -36,10 +38,11 @@ while [ $# -gt 0 ]; do
     --only) only=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --quick) quick=(--quick); shift ;;
+    --threads) threads=$2; shift 2 ;;
     --no-engine) engine=0; shift ;;
     --torch-blas) blas=$2; shift 2 ;;
     --check) check=1; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     -*) echo "compare_with_pytorch.sh: unknown option $1" >&2; exit 2 ;;
     *) out=$1; shift ;;
   esac
@@ -150,7 +153,7 @@ for run in $(seq 1 "$runs"); do
   ebm_out="$out/ebm_peer.run$run.jsonl"
   : > "$peer_out"
   : > "$ebm_out"
-  for t in 1 2; do
+  for t in ${threads//,/ }; do
     echo "run $run, $t thread(s): torch  $(uptime)" >&2
     torch_run "$t" "$shared/peer_torch.py" --threads "$t" --only "$only" "${quick[@]}" >> "$peer_out"
     echo "run $run, $t thread(s): ebm    $(uptime)" >&2
