@@ -12,6 +12,8 @@
 #include <Eigen/Eigenvalues>
 #include <gtest/gtest.h>
 
+#include "train/quadratic.hpp"
+
 #include <cmath>
 #include <string>
 #include <vector>
@@ -33,25 +35,7 @@ double max_rel(const MatD& a, const MatD& b) {
   return (a - b).cwiseAbs().maxCoeff() / std::max(b.cwiseAbs().maxCoeff(), 1e-300);
 }
 
-// E(x) = 1/2 x A x^T - x b^T with parameters A (D x D, its symmetric part is the precision) and
-// b (1 x D): a Gaussian energy with a closed-form score-matching minimiser.
-struct Quadratic {
-  MatD a, b;
-  Index dim() const { return a.rows(); }
-  std::vector<ad::Var<double>> bind(ad::Tape<double>& t, bool requires_grad) const {
-    return {requires_grad ? t.variable_ref(a) : t.constant_ref(a), requires_grad ? t.variable_ref(b) : t.constant_ref(b)};
-  }
-  ad::Var<double> energy(ad::Var<double> x, const std::vector<ad::Var<double>>& p) const {
-    return ad::row_sums(ad::matmul(x, p[0]) * x) * 0.5 - ad::matmul(x, p[1], ad::Trans::No, ad::Trans::Yes);
-  }
-  template <class Edit>
-  void edit_parameters(Edit&& edit) {
-    std::vector<MatD*> p{&a, &b};
-    edit(p);
-  }
-  MatD precision() const { return (a + a.transpose()) / 2; }
-  MatD mean() const { return precision().ldlt().solve(b.transpose()).transpose(); }
-};
+using ebm_test::Quadratic;
 
 struct Moments {
   MatD mean, cov;

@@ -16,6 +16,8 @@
 #include <Eigen/LU>
 #include <gtest/gtest.h>
 
+#include "train/quadratic.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -49,24 +51,7 @@ std::string slurp(const fs::path& p) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
-// E(x) = 1/2 x A x^T - x b^T: a Gaussian energy with precision sym(A) and mean sym(A)^-1 b.
-struct Quadratic {
-  MatD a, b;
-  Index dim() const { return a.rows(); }
-  std::vector<ad::Var<double>> bind(ad::Tape<double>& t, bool requires_grad) const {
-    return {requires_grad ? t.variable_ref(a) : t.constant_ref(a), requires_grad ? t.variable_ref(b) : t.constant_ref(b)};
-  }
-  ad::Var<double> energy(ad::Var<double> x, const std::vector<ad::Var<double>>& p) const {
-    return ad::row_sums(ad::matmul(x, p[0]) * x) * 0.5 - ad::matmul(x, p[1], ad::Trans::No, ad::Trans::Yes);
-  }
-  template <class Edit>
-  void edit_parameters(Edit&& edit) {
-    std::vector<MatD*> p{&a, &b};
-    edit(p);
-  }
-  MatD precision() const { return (a + a.transpose()) / 2; }
-  MatD mean() const { return precision().ldlt().solve(b.transpose()).transpose(); }
-};
+using ebm_test::Quadratic;
 
 // ---------------------------------------------------------------- Gaussian recovery
 
