@@ -8,6 +8,8 @@
 #include <set>
 #include <sstream>
 
+#include "json_preview.hpp"
+
 namespace ebm::io {
 namespace {
 
@@ -16,23 +18,7 @@ using json = nlohmann::json;
 constexpr int kFormatVersion = 1;
 constexpr const char* kFormat = "ebm-model";
 
-// v as JSON text for a message, at most 40 characters, looking one level deep only: dump()
-// recurses, and a hostile header nested a million levels deep would overflow the stack.
-std::string preview(const json& v) {
-  std::string s;
-  if (v.is_structured()) {
-    s = v.is_array() ? "[" : "{";
-    for (auto it = v.begin(); it != v.end() && s.size() <= 40; ++it) {
-      if (it != v.begin()) s += ",";
-      if (v.is_object()) s += json(it.key()).dump() + ":";
-      s += it->is_primitive() ? it->dump() : it->is_array() ? "[...]" : "{...}";
-    }
-    s += v.is_array() ? "]" : "}";
-  } else {
-    s = v.dump();
-  }
-  return s.size() > 40 ? s.substr(0, 37) + "..." : s;
-}
+std::string preview(const json& v) { return detail::json_preview(v); }
 
 std::string describe(const json& v) {
   if (v.is_null()) return "null";

@@ -14,6 +14,8 @@
 #include <set>
 #include <type_traits>
 
+#include "json_preview.hpp"
+
 namespace ebm::io {
 namespace {
 
@@ -64,23 +66,7 @@ std::vector<T> decode(const std::vector<std::byte>& bytes) {
   return values;
 }
 
-// v as JSON text for a message, at most 40 characters, looking one level deep only: dump()
-// recurses, and a hostile header nested a million levels deep would overflow the stack.
-std::string preview(const json& v) {
-  std::string s;
-  if (v.is_structured()) {
-    s = v.is_array() ? "[" : "{";
-    for (auto it = v.begin(); it != v.end() && s.size() <= 40; ++it) {
-      if (it != v.begin()) s += ",";
-      if (v.is_object()) s += json(it.key()).dump() + ":";
-      s += it->is_primitive() ? it->dump() : it->is_array() ? "[...]" : "{...}";
-    }
-    s += v.is_array() ? "]" : "}";
-  } else {
-    s = v.dump();
-  }
-  return s.size() > 40 ? s.substr(0, 37) + "..." : s;
-}
+std::string preview(const json& v) { return detail::json_preview(v); }
 
 // "an array", "a number", "null": the JSON type of v with its article, for messages.
 std::string kind(const json& v) {

@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "cli/cli_helpers.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -34,51 +36,13 @@ using ebm::MatD;
 
 // ---------------------------------------------------------------- running the binary
 
-const std::string& scratch() {
-  struct Dir {
-    std::string path;
-    Dir() {
-      path = (fs::temp_directory_path() / ("ebm-plot-demo-test-" + std::to_string(::getpid()))).string() + "/";
-      fs::remove_all(path);
-      fs::create_directories(path);
-    }
-    ~Dir() {
-      std::error_code ec;
-      fs::remove_all(path, ec);
-    }
-  };
-  static const Dir dir;
-  return dir.path;
-}
+using cli_test::CommandResult;
+using cli_test::lines;
+using cli_test::path;
+using cli_test::run;
+using cli_test::scratch;
 
-std::string path(const std::string& name) { return scratch() + name; }
-
-struct CommandResult {
-  int exit_code;
-  std::string out, err;
-};
-
-CommandResult run(const std::string& args) {
-  const std::string err_file = path(".stderr");
-  const std::string command = "cd '" + scratch() + "' && " + std::string(EBM_CLI_PATH) + " " + args + " 2>" + err_file;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return {-1, "", "popen failed"};
-  CommandResult r{0, "", ""};
-  std::array<char, 4096> buf;
-  while (std::fgets(buf.data(), buf.size(), pipe)) r.out += buf.data();
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(err_file);
-  r.err.assign(std::istreambuf_iterator<char>(in), {});
-  return r;
-}
-
-int lines(const std::string& s) {
-  int n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
-}
-
+// A file by its full path (cli_test::slurp takes a name in the scratch directory).
 std::string slurp(const std::string& file) {
   std::ifstream in(file, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), {}};
