@@ -14,6 +14,11 @@ constexpr Index kMatmulChunkRows = 192;
 constexpr Index kReduceChunkRows = 1024;
 // Below this many multiply-adds a product runs as one call (and on one thread).
 constexpr Index kMatmulParallelWork = 1 << 18;
+// Fewest rows per thread worth a parallel row-independent product.
+constexpr Index kMatmulMinRowsPerThread = 12;
+// Output rows per block of a product that sums over the batch (a^T b, the weight gradients):
+// the blocks are fixed by the shape alone, so they may run on any threads.
+constexpr Index kReduceBlockRows = 64;
 
 template <class T>
 using CMap = ConstMatMap<T>;
@@ -61,7 +66,7 @@ void matmul(const T* a, Index ar, Index ac, bool ta, const T* b, Index br, Index
     // does not depend on the rest of the batch.
     const Index P = packet_size<T>();
     const int threads = num_threads();
-    const bool parallel = n * k * m >= kMatmulParallelWork && threads > 1 && n > kMatmulChunkRows;
+    const bool parallel = n * k * m >= kMatmulParallelWork && threads > 1 && n >= 2 * kMatmulMinRowsPerThread;
     // Even shares for mid-size batches, chunks of at most kMatmulChunkRows for large ones,
     // in whole blocks of 6 rows (the kernel's row block).
     const Index chunk = std::min(kMatmulChunkRows, ((n + threads - 1) / threads + 5) / 6 * 6);
@@ -121,7 +126,17 @@ void matmul(const T* a, Index ar, Index ac, bool ta, const T* b, Index br, Index
     return;
   }
   if (k <= kReduceChunkRows) {
-    product_at<T>(A, B, tb, O);
+    // Blocks of output rows (a's columns), each its own GEMM: which block a row is in is
+    // fixed by the shape, so its bits do not depend on the thread count.
+    if (n * k * m < kMatmulParallelWork || n <= kReduceBlockRows) {
+      product_at<T>(A, B, tb, O);
+      return;
+    }
+    parallel_for_chunks(n, kReduceBlockRows, [&](Index r0, Index r1) {
+      MatMap<T> rows(out + r0 * m, r1 - r0, m);
+      if (!tb) rows.noalias() = A.middleCols(r0, r1 - r0).transpose() * B;
+      else rows.noalias() = A.middleCols(r0, r1 - r0).transpose() * B.transpose();
+    });
     return;
   }
   const Index chunks = chunk_count(k, kReduceChunkRows);

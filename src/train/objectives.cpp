@@ -83,17 +83,16 @@ Mat<T> row_space_basis(const Mat<T>& w) {
 // replaced by an orthonormal basis Q (D x H0) of W0's row space: K = Q^T W0^T has K^T K = W0 W0^T
 // and k = H0 rows instead of D. Q is held constant: the parameter gradient stays exact because
 // W0 Q Q^T = W0.
+// k_block is K (k x H0), a leaf of the tape: its gradient is carried to W0 by the caller.
 template <class T>
-ad::Var<T> forward_sm_sum(ad::Tape<T>& t, const Mlp<T>& mlp, const Mat<T>& x, const std::vector<ad::Var<T>>& params) {
-  const Index n = x.rows(), d = x.cols(), layers = mlp.layers();
+ad::Var<T> forward_sm_sum(const Mlp<T>& mlp, ad::Var<T> x, ad::Var<T> k_block, const std::vector<ad::Var<T>>& params) {
+  const Index n = x.rows(), layers = mlp.layers();
   const ad::Fn fn = activation_fn(mlp.activation());
   const T p = T(activation_param(mlp.activation()));
   const ad::Var<T> w0 = params[0];
-  const ad::Var<T> k_block = d > w0.rows() ? ad::matmul(t.constant(row_space_basis(mlp.weight(0))), w0, Trans::Yes, Trans::Yes)
-                                           : ad::transpose(w0);
   const Index k = k_block.rows();
 
-  ad::Var<T> z = ad::linear(t.constant_ref(x), w0, params[1]);
+  ad::Var<T> z = ad::linear(x, w0, params[1]);
   ad::Var<T> jac = ad::repeat_rows(ad::apply(fn, z, 1, p), k) * ad::tile_rows(k_block, n);
   ad::Var<T> lap = ad::apply(fn, z, 2, p) * ad::col_sums(ad::square(k_block));
   for (Index l = 1; l + 1 < layers; ++l) {
@@ -141,17 +140,61 @@ LossResult<T> finish(ad::Tape<T>& t, ad::Var<T> loss, const std::vector<ad::Var<
   return r;
 }
 
+// The forward route over blocks of samples, the loss and gradient summed in block order. A
+// block's stacked Jacobians ((samples k) x width per layer) hold at most about this many
+// numbers, so the element-wise passes over them run in cache rather than main memory. K is
+// computed once; each block adds its gradient to dK, carried to W0 at the end.
+constexpr Index kForwardBlockNumbers = Index{1} << 16;
+
+template <class T>
+LossResult<T> forward_exact_loss(ad::Tape<T>& t, const Model<T>& model, const Mlp<T>& mlp, const Mat<T>& x,
+                                 bool with_gradient) {
+  const Index n = x.rows(), d = x.cols(), h0 = mlp.weight(0).rows();
+  const Mat<T> basis = d > h0 ? row_space_basis(mlp.weight(0)) : Mat<T>();
+  const Mat<T> k_value = basis.size() > 0 ? Mat<T>(basis.transpose() * mlp.weight(0).transpose())
+                                          : Mat<T>(mlp.weight(0).transpose());
+  Index width = 1;
+  for (Index l = 0; l + 1 < mlp.layers(); ++l) width = std::max(width, mlp.weight(l).rows());
+  const Index per_block = std::max<Index>(1, kForwardBlockNumbers / (k_value.rows() * width));
+  LossResult<T> r;
+  double sum = 0;
+  Mat<T> block;
+  for (Index b0 = 0; b0 < n; b0 += per_block) {
+    block = x.middleRows(b0, std::min(per_block, n - b0));
+    t.reset();
+    auto leaves = model.bind(t, true);
+    const ad::Var<T> k_block = t.variable_ref(k_value);
+    const ad::Var<T> block_sum = forward_sm_sum(mlp, t.constant_ref(block), k_block, leaves) * (T(1) / T(n));
+    sum += static_cast<double>(block_sum.item());
+    if (!with_gradient) continue;
+    leaves.push_back(k_block);
+    auto grads = gradients_of(t, block_sum, leaves);
+    if (r.gradients.empty()) r.gradients = std::move(grads);
+    else
+      for (std::size_t i = 0; i < grads.size(); ++i) r.gradients[i] += grads[i];
+  }
+  r.loss = static_cast<T>(sum);
+  if (!std::isfinite(r.loss)) throw NumericalError("objective: the loss is not finite (" + std::to_string(r.loss) + ")");
+  if (with_gradient) {
+    // K = Q^T W0^T (or W0^T): dW0 += dK^T Q^T (or dK^T).
+    const Mat<T> dk = std::move(r.gradients.back());
+    r.gradients.pop_back();
+    if (basis.size() > 0) r.gradients[0].noalias() += dk.transpose() * basis.transpose();
+    else r.gradients[0] += dk.transpose();
+  }
+  return r;
+}
+
 template <class T>
 LossResult<T> exact_loss(ad::Tape<T>& t, const Model<T>& model, const Mat<T>& x, LaplacianRoute route, bool with_gradient) {
   require_smooth(model, "exact score matching");
   const Mlp<T>* mlp = model.mlp();
   if (route == LaplacianRoute::Forward)
     require(mlp && mlp->layers() >= 2, "exact score matching", "the forward route needs an MLP with a hidden layer");
-  const bool forward = route != LaplacianRoute::Naive && mlp && mlp->layers() >= 2;
+  if (route != LaplacianRoute::Naive && mlp && mlp->layers() >= 2) return forward_exact_loss(t, model, *mlp, x, with_gradient);
   t.reset();
   const auto params = model.bind(t, true);
-  const ad::Var<T> sum = forward ? forward_sm_sum(t, *mlp, x, params) : naive_sm_sum(t, model, x, params);
-  return finish(t, sum * (T(1) / T(x.rows())), params, with_gradient);
+  return finish(t, naive_sm_sum(t, model, x, params) * (T(1) / T(x.rows())), params, with_gradient);
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include <ebm/core/check.hpp>
+#include <ebm/core/parallel.hpp>
 #include <ebm/train/optimizer.hpp>
 
 #include <algorithm>
@@ -14,6 +15,9 @@ std::string num(double v) {
   const auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest text that round-trips
   return std::string(buf, r.ptr);
 }
+
+// Parameters per chunk of an element-wise update, the unit of work of one thread.
+constexpr Index kUpdateChunk = 1 << 15;
 
 bool finite_nonnegative(double v) { return std::isfinite(v) && v >= 0; }
 
@@ -141,15 +145,17 @@ void Optimizer<T>::step(const std::vector<Mat<T>*>& params, const std::vector<Ma
       const T* g = grads[i].data();
       T* m = buffers_[2 * i].data();
       T* v = buffers_[2 * i + 1].data();
-      const Index size = params[i]->size();
-      for (Index k = 0; k < size; ++k) {
-        const T grad = l2 ? g[k] + weight_decay * p[k] : g[k];
-        if (o.decoupled_weight_decay) p[k] = p[k] * decay_factor;
-        m[k] = m[k] * beta1 + one_minus_beta1 * grad;
-        v[k] = v[k] * beta2 + one_minus_beta2 * grad * grad;
-        const T denom = std::sqrt(v[k]) / bias_correction2_sqrt + eps;
-        p[k] = p[k] + neg_step_size * m[k] / denom;
-      }
+      // Element by element, so any split over threads gives the same bits.
+      parallel_for_chunks(params[i]->size(), kUpdateChunk, [&](Index k0, Index k1) {
+        for (Index k = k0; k < k1; ++k) {
+          const T grad = l2 ? g[k] + weight_decay * p[k] : g[k];
+          if (o.decoupled_weight_decay) p[k] = p[k] * decay_factor;
+          m[k] = m[k] * beta1 + one_minus_beta1 * grad;
+          v[k] = v[k] * beta2 + one_minus_beta2 * grad * grad;
+          const T denom = std::sqrt(v[k]) / bias_correction2_sqrt + eps;
+          p[k] = p[k] + neg_step_size * m[k] / denom;
+        }
+      });
     }
     return;
   }

@@ -76,6 +76,7 @@ struct RouteCase {
   const char* name;
   std::vector<Index> widths;
   ebm::Activation activation;
+  Index rows = 7;  // batch size
 };
 
 class ForwardRoute : public ::testing::TestWithParam<RouteCase> {};
@@ -88,7 +89,7 @@ TEST_P(ForwardRoute, EqualsTheNaiveRouteInLossAndGradient) {
   options.seed = 11;
   ebm::Mlp<double> mlp(options);
   const ebm::ModelOf<double, ebm::Mlp<double>> model(mlp);
-  const MatD x = normal(7, c.widths.front(), 4) * 1.5;
+  const MatD x = normal(c.rows, c.widths.front(), 4) * 1.5;
   const auto fast = ebm::exact_score_matching(model, x, LaplacianRoute::Forward, true);
   const auto naive = ebm::exact_score_matching(model, x, LaplacianRoute::Naive, true);
   EXPECT_LE(std::abs(fast.loss - naive.loss) / std::abs(naive.loss), 1e-10) << fast.loss << " vs " << naive.loss;
@@ -113,7 +114,11 @@ INSTANTIATE_TEST_SUITE_P(
                       RouteCase{"three_hidden_layers", {2, 5, 7, 5, 1}, ebm::Activation::Tanh},
                       RouteCase{"gram_wider_input", {12, 5, 7, 1}, ebm::Activation::Softplus},
                       RouteCase{"gram_silu_deep", {20, 6, 6, 6, 1}, ebm::Activation::Silu},
-                      RouteCase{"gram_one_hidden", {9, 4, 1}, ebm::Activation::Gelu}),
+                      RouteCase{"gram_one_hidden", {9, 4, 1}, ebm::Activation::Gelu},
+                      // Batches the forward route splits into several blocks of samples (2^16
+                      // numbers of stacked Jacobian per block: 341 and 256 samples here).
+                      RouteCase{"jacobian_blocks", {3, 64, 64, 1}, ebm::Activation::Softplus, 1000},
+                      RouteCase{"gram_blocks", {80, 16, 16, 1}, ebm::Activation::Silu, 600}),
     [](const ::testing::TestParamInfo<RouteCase>& param) { return std::string(param.param.name); });
 
 TEST(Objectives, ExactAndSlicedScoreMatchingRefuseRelu) {
