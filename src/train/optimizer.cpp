@@ -19,6 +19,31 @@ std::string num(double v) {
 // Parameters per chunk of an element-wise update, the unit of work of one thread.
 constexpr Index kUpdateChunk = 1 << 15;
 
+// The constants of one Adam step.
+template <class T>
+struct AdamStep {
+  T beta1, beta2, one_minus_beta1, one_minus_beta2, neg_step_size, bias_correction2_sqrt, eps, weight_decay,
+      decay_factor;
+};
+
+// torch.optim.Adam's single-tensor update over n parameters; a plain loop over unaliased
+// arrays with the options resolved at compile time, which GCC vectorises.
+template <class T, bool L2, bool Decoupled>
+void adam_update(const AdamStep<T>& c, T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v,
+                 Index n) {
+  for (Index k = 0; k < n; ++k) {
+    T grad = g[k];
+    if constexpr (L2) grad = grad + c.weight_decay * p[k];
+    T pk = p[k];
+    if constexpr (Decoupled) pk = pk * c.decay_factor;
+    const T mk = m[k] * c.beta1 + c.one_minus_beta1 * grad;
+    const T vk = v[k] * c.beta2 + c.one_minus_beta2 * grad * grad;
+    m[k] = mk;
+    v[k] = vk;
+    p[k] = pk + c.neg_step_size * mk / (std::sqrt(vk) / c.bias_correction2_sqrt + c.eps);
+  }
+}
+
 bool finite_nonnegative(double v) { return std::isfinite(v) && v >= 0; }
 
 // Count, null pointers and shapes of params against grads; everything a step needs before it
@@ -130,32 +155,29 @@ void Optimizer<T>::step(const std::vector<Mat<T>*>& params, const std::vector<Ma
   if (kind_ == OptimizerKind::Adam) {
     // torch.optim.Adam / AdamW, single-tensor path, operation for operation.
     const AdamOptions& o = adam_;
-    const T beta1 = T(o.beta1), beta2 = T(o.beta2);
-    const T one_minus_beta1 = T(1 - o.beta1), one_minus_beta2 = T(1 - o.beta2);
     const double bias_correction1 = 1 - std::pow(o.beta1, static_cast<double>(steps_));
     const double bias_correction2 = 1 - std::pow(o.beta2, static_cast<double>(steps_));
-    const T neg_step_size = T(-(lr / bias_correction1));
-    const T bias_correction2_sqrt = T(std::sqrt(bias_correction2));
-    const T eps = T(o.eps);
+    const AdamStep<T> c{T(o.beta1),
+                        T(o.beta2),
+                        T(1 - o.beta1),
+                        T(1 - o.beta2),
+                        T(-(lr / bias_correction1)),
+                        T(std::sqrt(bias_correction2)),
+                        T(o.eps),
+                        T(o.weight_decay),
+                        T(1 - lr * o.weight_decay)};
     const bool l2 = o.weight_decay != 0 && !o.decoupled_weight_decay;
-    const T weight_decay = T(o.weight_decay);
-    const T decay_factor = T(1 - lr * o.weight_decay);
+    const auto update = l2                         ? adam_update<T, true, false>
+                        : o.decoupled_weight_decay ? adam_update<T, false, true>
+                                                   : adam_update<T, false, false>;
     for (std::size_t i = 0; i < n; ++i) {
       T* p = params[i]->data();
       const T* g = grads[i].data();
       T* m = buffers_[2 * i].data();
       T* v = buffers_[2 * i + 1].data();
       // Element by element, so any split over threads gives the same bits.
-      parallel_for_chunks(params[i]->size(), kUpdateChunk, [&](Index k0, Index k1) {
-        for (Index k = k0; k < k1; ++k) {
-          const T grad = l2 ? g[k] + weight_decay * p[k] : g[k];
-          if (o.decoupled_weight_decay) p[k] = p[k] * decay_factor;
-          m[k] = m[k] * beta1 + one_minus_beta1 * grad;
-          v[k] = v[k] * beta2 + one_minus_beta2 * grad * grad;
-          const T denom = std::sqrt(v[k]) / bias_correction2_sqrt + eps;
-          p[k] = p[k] + neg_step_size * m[k] / denom;
-        }
-      });
+      parallel_for_chunks(params[i]->size(), kUpdateChunk,
+                          [&](Index k0, Index k1) { update(c, p + k0, g + k0, m + k0, v + k0, k1 - k0); });
     }
     return;
   }
