@@ -13,16 +13,20 @@ namespace ebm {
 std::string shape_str(Index rows, Index cols) { return std::to_string(rows) + "x" + std::to_string(cols); }
 
 template <class T>
-void require_finite(const T* data, Index rows, Index cols, std::string_view where, std::string_view arg) {
-  const Index n = rows * cols;
+bool all_finite(const T* data, Index n) {
   // A value is finite when its magnitude bits are below those of infinity: the largest of them,
-  // an integer reduction GCC vectorises (the early-exit loop below is not; it only runs to
-  // report a bad value).
+  // an integer reduction GCC vectorises (a loop that stops at the first bad value is not).
   using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
   constexpr Bits magnitude = std::numeric_limits<Bits>::max() >> 1;
   Bits largest = 0;
   for (Index k = 0; k < n; ++k) largest = std::max(largest, std::bit_cast<Bits>(data[k]) & magnitude);
-  if (largest < std::bit_cast<Bits>(std::numeric_limits<T>::infinity())) return;
+  return largest < std::bit_cast<Bits>(std::numeric_limits<T>::infinity());
+}
+
+template <class T>
+void require_finite(const T* data, Index rows, Index cols, std::string_view where, std::string_view arg) {
+  const Index n = rows * cols;
+  if (all_finite(data, n)) return;
   for (Index k = 0; k < n; ++k) {
     if (!std::isfinite(data[k])) {
       std::ostringstream msg;
@@ -33,6 +37,8 @@ void require_finite(const T* data, Index rows, Index cols, std::string_view wher
   }
 }
 
+template bool all_finite<float>(const float*, Index);
+template bool all_finite<double>(const double*, Index);
 template void require_finite<float>(const float*, Index, Index, std::string_view, std::string_view);
 template void require_finite<double>(const double*, Index, Index, std::string_view, std::string_view);
 

@@ -18,7 +18,7 @@ constexpr Index kChainsPerChunk = 512;
 
 template <class T>
 bool row_finite(const Mat<T>& m, Index r) {
-  return m.row(r).allFinite();
+  return all_finite(m.data() + r * m.cols(), m.cols());
 }
 
 // Per-chain scratch of D values: on the stack for the usual small D, so a step allocates nothing.
@@ -171,18 +171,19 @@ SampleResult<T> unadjusted(Index dim, const ChainOptions<T>& o, Index steps, Ind
           run.fail(c, k);
           continue;
         }
-        if (noise_scale > T(0)) run.noise(c, k, eps.data());
-        bool finite = true;
-        for (Index j = 0; j < dim; ++j) {
-          const T next = run.x(c, j) + drift * scores(c, j) + (noise_scale > T(0) ? noise_scale * eps[j] : T(0));
-          finite = finite && std::isfinite(next);
-          eps[j] = next;
+        T* x = run.x.data() + c * dim;
+        const T* s = scores.data() + c * dim;
+        if (noise_scale > T(0)) {
+          run.noise(c, k, eps.data());
+          for (Index j = 0; j < dim; ++j) eps[j] = x[j] + drift * s[j] + noise_scale * eps[j];
+        } else {
+          for (Index j = 0; j < dim; ++j) eps[j] = x[j] + drift * s[j];
         }
-        if (!finite) {
+        if (!all_finite(eps.data(), dim)) {
           run.fail(c, k);
           continue;
         }
-        for (Index j = 0; j < dim; ++j) run.x(c, j) = eps[j];
+        std::copy(eps.data(), eps.data() + dim, x);
       }
     });
     run.record(k);

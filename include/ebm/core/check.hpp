@@ -40,6 +40,10 @@ void require_shape(const Eigen::EigenBase<Derived>& m, Index rows, Index cols, s
   }
 }
 
+/// True when all n values are finite (vectorised; for hot loops).
+template <class T>
+bool all_finite(const T* data, Index n);
+
 /// Throws NumericalError naming the first non-finite entry of a rows x cols row-major block.
 template <class T>
 void require_finite(const T* data, Index rows, Index cols, std::string_view where, std::string_view arg);
