@@ -4,6 +4,7 @@
 #include <ebm/sample/langevin.hpp>
 
 #include <cmath>
+#include <vector>
 
 namespace ebm {
 
@@ -16,16 +17,13 @@ void langevin_update(Mat<T>& x, const Mat<T>& score, T h, std::uint64_t seed, st
   const Index d = x.cols();
   constexpr Index kChainsPerChunk = 1024;
   auto body = [&](Index r0, Index r1) {
-    T stack_noise[64];
-    std::vector<T> heap_noise;
-    T* noise = stack_noise;
-    if (d > 64) {
-      heap_noise.resize(static_cast<std::size_t>(d));
-      noise = heap_noise.data();
-    }
+    // Chains are consecutive streams: one call draws the noise of all of them.
+    thread_local std::vector<T> noise;
+    noise.resize(static_cast<std::size_t>((r1 - r0) * d));
+    CounterRng(seed, first_chain + static_cast<std::uint64_t>(r0)).normal_rows<T>(step, static_cast<std::size_t>(d), noise);
     for (Index i = r0; i < r1; ++i) {
-      CounterRng(seed, first_chain + static_cast<std::uint64_t>(i)).normal<T>(step, std::span<T>(noise, static_cast<std::size_t>(d)));
-      for (Index j = 0; j < d; ++j) x(i, j) += h * score(i, j) + noise_scale * noise[j];
+      const T* eps = noise.data() + (i - r0) * d;
+      for (Index j = 0; j < d; ++j) x(i, j) += h * score(i, j) + noise_scale * eps[j];
     }
   };
   if (x.rows() <= kChainsPerChunk) body(0, x.rows());

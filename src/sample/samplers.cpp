@@ -21,20 +21,12 @@ bool row_finite(const Mat<T>& m, Index r) {
   return all_finite(m.data() + r * m.cols(), m.cols());
 }
 
-// Per-chain scratch of D values: on the stack for the usual small D, so a step allocates nothing.
+// The normal draws of a chunk of chains, reused across steps so that a step allocates nothing.
 template <class T>
-class Scratch {
- public:
-  explicit Scratch(Index n) : heap_(n > kStack ? static_cast<std::size_t>(n) : 0), data_(n > kStack ? heap_.data() : stack_) {}
-  T* data() { return data_; }
-  T& operator[](Index i) { return data_[i]; }
-
- private:
-  static constexpr Index kStack = 64;
-  T stack_[kStack];
-  std::vector<T> heap_;
-  T* data_;
-};
+std::vector<T>& chunk_noise() {
+  thread_local std::vector<T> buffer;
+  return buffer;
+}
 
 // Per-chain work in fixed chunks; chains are independent, so any split gives the same bits.
 template <class Body>
@@ -70,9 +62,13 @@ class Run {
   void fail(Index c, Index step) {
     if (alive(c)) failed_at_[static_cast<std::size_t>(c)] = step;
   }
-  // D normals of chain c for update k (1-based) into noise.
-  void noise(Index c, Index k, T* out) const {
-    CounterRng(o_.seed, stream(c)).normal<T>(static_cast<std::uint64_t>(k - 1), std::span<T>(out, static_cast<std::size_t>(dim_)));
+  // The D normals of update k (1-based) of chains [c0, c1): row c - c0 of out ((c1 - c0) x D).
+  // Chains are consecutive streams, so one call draws them all.
+  std::vector<T>& noise(Index c0, Index c1, Index k) const {
+    std::vector<T>& out = chunk_noise<T>();
+    out.resize(static_cast<std::size_t>((c1 - c0) * dim_));
+    CounterRng(o_.seed, stream(c0)).normal_rows<T>(static_cast<std::uint64_t>(k - 1), static_cast<std::size_t>(dim_), out);
+    return out;
   }
   T accept_uniform(Index c, Index k) const {
     T u;
@@ -164,7 +160,8 @@ SampleResult<T> unadjusted(Index dim, const ChainOptions<T>& o, Index steps, Ind
     const auto [drift, noise_var] = rule(k);
     const T noise_scale = std::sqrt(T(2) * noise_var);
     for_chains(o.chains, [&](Index c0, Index c1) {
-      Scratch<T> eps(dim);
+      std::vector<T>& noise = noise_scale > T(0) ? run.noise(c0, c1, k) : chunk_noise<T>();
+      noise.resize(static_cast<std::size_t>((c1 - c0) * dim));
       for (Index c = c0; c < c1; ++c) {
         if (!run.alive(c)) continue;
         if (!row_finite(scores, c)) {
@@ -173,17 +170,17 @@ SampleResult<T> unadjusted(Index dim, const ChainOptions<T>& o, Index steps, Ind
         }
         T* x = run.x.data() + c * dim;
         const T* s = scores.data() + c * dim;
+        T* next = noise.data() + (c - c0) * dim;  // the noise, overwritten by the new state
         if (noise_scale > T(0)) {
-          run.noise(c, k, eps.data());
-          for (Index j = 0; j < dim; ++j) eps[j] = x[j] + drift * s[j] + noise_scale * eps[j];
+          for (Index j = 0; j < dim; ++j) next[j] = x[j] + drift * s[j] + noise_scale * next[j];
         } else {
-          for (Index j = 0; j < dim; ++j) eps[j] = x[j] + drift * s[j];
+          for (Index j = 0; j < dim; ++j) next[j] = x[j] + drift * s[j];
         }
-        if (!all_finite(eps.data(), dim)) {
+        if (!all_finite(next, dim)) {
           run.fail(c, k);
           continue;
         }
-        std::copy(eps.data(), eps.data() + dim, x);
+        std::copy(next, next + dim, x);
       }
     });
     run.record(k);
@@ -406,13 +403,13 @@ SampleResult<T> run_mala(Index dim, const BatchEvaluation<T>& eval, const MalaOp
 
   for (Index k = 1; k <= o.steps; ++k) {
     for_chains(n, [&](Index c0, Index c1) {
-      Scratch<T> eps(dim);
+      const std::vector<T>& noise = run.noise(c0, c1, k);
       for (Index c = c0; c < c1; ++c) {
         if (!run.alive(c)) {
           y.row(c) = run.x.row(c);
           continue;
         }
-        run.noise(c, k, eps.data());
+        const T* eps = noise.data() + (c - c0) * dim;
         const T hc = h(c), scale = std::sqrt(T(2) * hc);
         for (Index j = 0; j < dim; ++j) y(c, j) = run.x(c, j) + hc * sx(c, j) + scale * eps[j];
       }
