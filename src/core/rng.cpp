@@ -177,16 +177,32 @@ void CounterRng::normal(std::uint64_t counter, std::span<T> out) const {
   chunk.flush();
 }
 
+namespace {
+
+// Rows of `cols` normal draws, row i from stream + i (by_counter false) or counter + i (true).
 template <class T>
-void CounterRng::normal_rows(std::uint64_t counter, std::size_t cols, std::span<T> out) const {
-  require(cols > 0 && out.size() % cols == 0, "ebm::CounterRng::normal_rows", [&] {
+void normal_table(std::uint64_t seed, std::uint64_t stream, std::uint64_t counter, std::size_t cols, std::span<T> out,
+                  bool by_counter, const char* where) {
+  require(cols > 0 && out.size() % cols == 0, where, [&] {
     return "out.size() (" + std::to_string(out.size()) + ") must be a positive multiple of cols, got cols = " +
            std::to_string(cols);
   });
   PairChunk<T> chunk;
   for (std::size_t i = 0, rows = out.size() / cols; i < rows; ++i)
-    chunk.queue(seed_, stream_ + i, counter, out.data() + i * cols, cols);
+    chunk.queue(seed, by_counter ? stream : stream + i, by_counter ? counter + i : counter, out.data() + i * cols, cols);
   chunk.flush();
+}
+
+}  // namespace
+
+template <class T>
+void CounterRng::normal_rows(std::uint64_t counter, std::size_t cols, std::span<T> out) const {
+  normal_table(seed_, stream_, counter, cols, out, false, "ebm::CounterRng::normal_rows");
+}
+
+template <class T>
+void CounterRng::normal_steps(std::uint64_t first_counter, std::size_t cols, std::span<T> out) const {
+  normal_table(seed_, stream_, first_counter, cols, out, true, "ebm::CounterRng::normal_steps");
 }
 
 template <class T>
@@ -205,6 +221,8 @@ template void CounterRng::normal<float>(std::uint64_t, std::span<float>) const;
 template void CounterRng::normal<double>(std::uint64_t, std::span<double>) const;
 template void CounterRng::normal_rows<float>(std::uint64_t, std::size_t, std::span<float>) const;
 template void CounterRng::normal_rows<double>(std::uint64_t, std::size_t, std::span<double>) const;
+template void CounterRng::normal_steps<float>(std::uint64_t, std::size_t, std::span<float>) const;
+template void CounterRng::normal_steps<double>(std::uint64_t, std::size_t, std::span<double>) const;
 template void CounterRng::rademacher<float>(std::uint64_t, std::span<float>) const;
 template void CounterRng::rademacher<double>(std::uint64_t, std::span<double>) const;
 

@@ -62,12 +62,31 @@ class Run {
   void fail(Index c, Index step) {
     if (alive(c)) failed_at_[static_cast<std::size_t>(c)] = step;
   }
-  // The D normals of update k (1-based) of chains [c0, c1): row c - c0 of out ((c1 - c0) x D).
-  // Chains are consecutive streams, so one call draws them all.
-  std::vector<T>& noise(Index c0, Index c1, Index k) const {
+  // The D normals of update k (1-based) of chains [c0, c1): row c - c0 of the result
+  // ((c1 - c0) x D). Chains are consecutive streams, so one call draws them all. A run with
+  // few draws per update (one chain of dimension 2, say) draws kLookahead updates ahead
+  // instead: the vectorised transform costs about as much for one pair as for sixteen, so a
+  // call per update would pay it every step. The draws are the same either way.
+  std::vector<T>& noise(Index c0, Index c1, Index k) {
     std::vector<T>& out = chunk_noise<T>();
-    out.resize(static_cast<std::size_t>((c1 - c0) * dim_));
-    CounterRng(o_.seed, stream(c0)).normal_rows<T>(static_cast<std::uint64_t>(k - 1), static_cast<std::size_t>(dim_), out);
+    const std::size_t d = static_cast<std::size_t>(dim_);
+    out.resize(static_cast<std::size_t>(c1 - c0) * d);
+    if (o_.chains * dim_ > kLookaheadMaxDraws) {  // then also more than one chunk of chains
+      CounterRng(o_.seed, stream(c0)).normal_rows<T>(static_cast<std::uint64_t>(k - 1), d, out);
+      return out;
+    }
+    const std::size_t per_chain = kLookahead * d;
+    if (ahead_.empty() || k < ahead_from_ || k >= ahead_from_ + kLookahead) {
+      ahead_.resize(static_cast<std::size_t>(o_.chains) * per_chain);
+      for (Index c = 0; c < o_.chains; ++c)
+        CounterRng(o_.seed, stream(c))
+            .normal_steps<T>(static_cast<std::uint64_t>(k - 1), d, std::span<T>(ahead_.data() + c * per_chain, per_chain));
+      ahead_from_ = k;
+    }
+    for (Index c = c0; c < c1; ++c) {
+      const T* from = ahead_.data() + c * per_chain + (k - ahead_from_) * dim_;
+      std::copy(from, from + dim_, out.data() + (c - c0) * dim_);
+    }
     return out;
   }
   T accept_uniform(Index c, Index k) const {
@@ -143,6 +162,9 @@ class Run {
   const ChainOptions<T>& o_;
   Index keep_from_;
   Index draws_ = 0, trace_len_ = 0;
+  static constexpr Index kLookahead = 64, kLookaheadMaxDraws = 64;
+  std::vector<T> ahead_;  // chains x kLookahead x D draws, for updates ahead_from_, ...
+  Index ahead_from_ = 0;
   Mat<T> samples_, trace_;
   std::vector<Index> failed_at_;
   std::chrono::steady_clock::time_point start_;

@@ -159,6 +159,24 @@ TYPED_TEST(RngTyped, NormalRowsMatchOneCallPerStream) {
   EXPECT_THROW(CounterRng(1, 0).normal_rows<T>(0, 0, bad), ebm::InvalidArgument);
 }
 
+// normal_steps gives row i exactly the draws of a call at counter + i.
+TYPED_TEST(RngTyped, NormalStepsMatchOneCallPerCounter) {
+  using T = TypeParam;
+  for (std::size_t cols : {1, 2, 3, 8, 33}) {
+    for (std::size_t rows : {1, 64, 301}) {
+      std::vector<T> batch(rows * cols);
+      CounterRng(12, 40).normal_steps<T>(77, cols, batch);
+      for (std::size_t i = 0; i < rows; ++i) {
+        const auto one = draws<T>("normal", 12, 40, 77 + i, cols);
+        ASSERT_TRUE(std::equal(one.begin(), one.end(), batch.begin() + static_cast<std::ptrdiff_t>(i * cols)))
+            << "cols=" << cols << " rows=" << rows << " row " << i;
+      }
+    }
+  }
+  std::vector<T> bad(10);
+  EXPECT_THROW(CounterRng(1, 0).normal_steps<T>(0, 3, bad), ebm::InvalidArgument);
+}
+
 // Each position of a Box-Muller pair (r sin theta at even i, r cos theta at odd i) is N(0, 1):
 // moments against their standard errors at 4 SE, and the Kolmogorov-Smirnov statistic.
 TYPED_TEST(RngTyped, NormalMomentsAndKolmogorovSmirnov) {

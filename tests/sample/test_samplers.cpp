@@ -262,6 +262,37 @@ TEST(Reproducibility, SameBitsForAnyThreadCountAndBatchSplit) {
   ASSERT_EQ(joined.rows(), one.samples.rows());
   EXPECT_EQ(0, std::memcmp(joined.data(), one.samples.data(), sizeof(double) * static_cast<std::size_t>(joined.size())));
   EXPECT_EQ(b.chains_kept.front(), 600);
+  // Chain 700 alone, and in a run of 3: such small runs draw their noise many updates ahead
+  // (normal_steps), the batch draws it per update across chains (normal_rows).
+  const Index draws = o.steps - o.burn_in;
+  for (Index chains : {1, 3}) {
+    ebm::MalaOptions<double> few = o;
+    few.chains = chains;
+    few.first_chain = 700;
+    const auto f = ebm::mala(mlp, few);
+    ASSERT_EQ(f.samples.rows(), chains * draws);
+    EXPECT_EQ(0, std::memcmp(f.samples.data(), one.samples.row(700 * draws).data(),
+                             sizeof(double) * static_cast<std::size_t>(f.samples.size())))
+        << chains << " chains";
+  }
+}
+
+TEST(Reproducibility, UlaChainAloneEqualsTheSameChainInABatch) {
+  const ebm::Mlp<float> mlp(ebm::MlpOptions{.widths = {2, 16, 1}, .activation = ebm::Activation::Softplus, .seed = 3});
+  ebm::UlaOptions<float> o;
+  o.chains = 300;
+  o.steps = 150;  // more than one lookahead window of the lone chain
+  o.burn_in = 0;
+  o.step_size = 0.05f;
+  o.seed = 4;
+  const auto all = ebm::ula(mlp, o);
+  ebm::UlaOptions<float> alone = o;
+  alone.chains = 1;
+  alone.first_chain = 123;
+  const auto a = ebm::ula(mlp, alone);
+  ASSERT_EQ(a.samples.rows(), o.steps);
+  EXPECT_EQ(0, std::memcmp(a.samples.data(), all.samples.row(123 * o.steps).data(),
+                           sizeof(float) * static_cast<std::size_t>(a.samples.size())));
 }
 
 // A symmetric double well a (x^2 - c^2)^2 with a barrier of a c^4 = 64 (in units of T = 1).

@@ -28,6 +28,11 @@ class CounterRng {
   /// vectorised across rows.
   template <class T>
   void normal_rows(std::uint64_t counter, std::size_t cols, std::span<T> out) const;
+  /// Normal draws at consecutive counters of this stream: row i of `out` (rows x cols) holds
+  /// bit for bit what normal(first_counter + i, <cols draws>) gives. For a few chains of small
+  /// dimension, drawing ahead for many steps at once (vectorised across rows).
+  template <class T>
+  void normal_steps(std::uint64_t first_counter, std::size_t cols, std::span<T> out) const;
   /// Fills out[i] with the i-th Rademacher draw (-1 or +1, equally likely) at this counter.
   template <class T>
   void rademacher(std::uint64_t counter, std::span<T> out) const;
