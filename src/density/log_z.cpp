@@ -298,13 +298,15 @@ LogZResult log_normalizer_ais(Index dim, const EnergyFunction<T>& energy, const 
       const double noise = std::sqrt(2 * h);
       // Proposal y = x + h s_b(x) + sqrt(2h) eps, s_b = (1 - b) s0 + b s.
       parallel_for_chunks(n, kChainsPerTask, [&](Index c0, Index c1) {
+        // The chunk's noise in one call (chains are consecutive streams), then overwritten.
+        CounterRng(o.seed, static_cast<std::uint64_t>(c0))
+            .normal_rows<T>(counter, static_cast<std::size_t>(d), std::span<T>(y.row(c0).data(), static_cast<std::size_t>((c1 - c0) * d)));
         for (Index c = c0; c < c1; ++c) {
           T* yc = y.row(c).data();
           if (!alive[c]) {
             y.row(c) = x.row(c);
             continue;
           }
-          CounterRng(o.seed, static_cast<std::uint64_t>(c)).normal<T>(counter, std::span<T>(yc, d));
           for (Index j = 0; j < d; ++j) {
             const double xj = double(x(c, j));
             const double sb = (1 - b) * (mu[j] - xj) / var0 + b * double(sx(c, j));
