@@ -23,14 +23,19 @@
 #include <string>
 #include <vector>
 
+#include "density/mixture.hpp"
+#include "support/test_support.hpp"
+
 namespace {
+
+using ebm_test::measured;
+using ebm_test::mixture2d;
+using ebm_test::expect_throws_with;
 
 using ebm::Index;
 using ebm::MatD;
 using RowVecD = ebm::RowVec<double>;
 using VecD = ebm::Vec<double>;
-
-void measured(const std::string& what, double value) { std::printf("[ measured ] %s: %.3g\n", what.c_str(), value); }
 
 // n points uniform in [-r, r]^d.
 MatD uniform_points(Index n, Index d, double r, std::uint64_t seed) {
@@ -41,18 +46,6 @@ MatD uniform_points(Index n, Index d, double r, std::uint64_t seed) {
     for (Index j = 0; j < d; ++j) x(i, j) = r * (2 * u[j] - 1);
   }
   return x;
-}
-
-template <class T>
-void expect_throws_with(const std::function<void()>& f, const std::string& fragment) {
-  try {
-    f();
-    FAIL() << "no exception, expected one containing \"" << fragment << "\"";
-  } catch (const T& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  } catch (const std::exception& e) {
-    FAIL() << "wrong exception type: " << e.what();
-  }
 }
 
 // Compares the line integral with E(x0) - E(x) at 200 random points; returns the max error.
@@ -92,18 +85,6 @@ ebm::Gaussian<double> full_gaussian() {
   return {mean, cov};
 }
 
-ebm::GaussianMixture<double> mixture() {
-  VecD w(3);
-  w << 0.5, 0.3, 0.2;
-  MatD means(3, 2);
-  means << -2, 0, 2, 1, 0, -2;
-  MatD c0(2, 2), c1(2, 2), c2(2, 2);
-  c0 << 0.5, 0.1, 0.1, 0.4;
-  c1 << 0.3, -0.1, -0.1, 0.6;
-  c2 << 1.0, 0.0, 0.0, 0.2;
-  return {w, means, {c0, c1, c2}};
-}
-
 // Exact cases: rounding only. |E| <= ~1e3 at these points, so 1e-9 is far above rounding and
 // far below the 1e-6 asked; quadrature error and path difference are rounding too (1e-9).
 TEST(LineIntegral, GaussianFullCovarianceIsExact) { check_energy(full_gaussian(), "gaussian 3-D", 4, 1e-9, 1e-9, 1e-9); }
@@ -116,7 +97,7 @@ TEST(LineIntegral, RosenbrockIsExact) { check_energy(ebm::Rosenbrock<double>(1.0
 // the asked 1e-6 holds. At 32 nodes the error is large, and the n/2-node estimate must say so:
 // it bounds the actual error at every point (measured ratio <= 0.21).
 TEST(LineIntegral, MixtureWithinToleranceAndErrorEstimateBounds) {
-  const auto m = mixture();
+  const auto m = mixture2d();
   check_energy(m, "mixture 2-D, 128 nodes", 4, 1e-6, 1e-6, 1e-3, 128);
   const MatD x = uniform_points(200, 2, 4, 11), x0 = uniform_points(1, 2, 2, 12);
   const auto r = ebm::log_density_relative<double>(m, x, x0);

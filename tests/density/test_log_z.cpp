@@ -19,26 +19,19 @@
 #include <string>
 #include <vector>
 
+#include "density/mixture.hpp"
+#include "support/test_support.hpp"
+
 namespace {
+
+using ebm_test::measured;
+using ebm_test::mixture2d;
+using ebm_test::expect_throws_with;
 
 using ebm::Index;
 using ebm::MatD;
 using RowVecD = ebm::RowVec<double>;
 using VecD = ebm::Vec<double>;
-
-void measured(const std::string& what, double value) { std::printf("[ measured ] %s: %.6g\n", what.c_str(), value); }
-
-template <class T>
-void expect_throws_with(const std::function<void()>& f, const std::string& fragment) {
-  try {
-    f();
-    FAIL() << "no exception, expected one containing \"" << fragment << "\"";
-  } catch (const T& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  } catch (const std::exception& e) {
-    FAIL() << "wrong exception type: " << e.what();
-  }
-}
 
 // A D x D covariance with eigenvalues spread over about [0.3, 3]: B B^T / D + 0.3 I, B from
 // fixed normals.
@@ -66,18 +59,6 @@ ebm::GridOptions box(const RowVecD& mean, const MatD& cov, double k = 10) {
     o.upper.push_back(mean(j) + k * std::sqrt(cov(j, j)));
   }
   return o;
-}
-
-ebm::GaussianMixture<double> mixture2d() {
-  VecD w(3);
-  w << 0.5, 0.3, 0.2;
-  MatD means(3, 2);
-  means << -2, 0, 2, 1, 0, -2;
-  MatD c0(2, 2), c1(2, 2), c2(2, 2);
-  c0 << 0.5, 0.1, 0.1, 0.4;
-  c1 << 0.3, -0.1, -0.1, 0.6;
-  c2 << 1.0, 0.0, 0.0, 0.2;
-  return {w, means, {c0, c1, c2}};
 }
 
 // ----- grid -----

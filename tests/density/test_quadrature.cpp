@@ -10,9 +10,11 @@
 #include <numbers>
 #include <string>
 
+#include "support/test_support.hpp"
+
 namespace {
 
-void measured(const std::string& what, double value) { std::printf("[ measured ] %s: %.3g\n", what.c_str(), value); }
+using ebm_test::measured;
 
 double integrate(const ebm::QuadratureRule& r, double (*f)(double)) {
   double s = 0;

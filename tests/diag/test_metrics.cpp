@@ -19,26 +19,17 @@
 #include <string>
 #include <vector>
 
+#include "support/test_support.hpp"
+
 namespace {
+
+using ebm_test::measured;
+using ebm_test::expect_throws_with;
 
 using ebm::Index;
 using ebm::MatD;
 using RowVecD = ebm::RowVec<double>;
 using VecD = ebm::Vec<double>;
-
-void measured(const std::string& what, double value) { std::printf("[ measured ] %s: %.4g\n", what.c_str(), value); }
-
-template <class T>
-void expect_throws_with(const std::function<void()>& f, const std::string& fragment) {
-  try {
-    f();
-    FAIL() << "no exception, expected one containing \"" << fragment << "\"";
-  } catch (const T& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-  } catch (const std::exception& e) {
-    FAIL() << "wrong exception type: " << e.what();
-  }
-}
 
 // n draws of N(shift, I) in d dimensions; row i from CounterRng(seed, i).
 MatD normals(Index n, Index d, std::uint64_t seed, double shift = 0) {

@@ -35,15 +35,17 @@
 #include <string>
 #include <vector>
 
+#include "support/test_support.hpp"
+
 namespace {
+
+using ebm_test::measured;
 
 namespace ad = ebm::ad;
 using ebm::Index;
 using ebm::MatD;
 using RowVecD = ebm::RowVec<double>;
 using VecD = ebm::Vec<double>;
-
-void measured(const std::string& what, double value) { std::printf("[ measured ] %s: %.3g\n", what.c_str(), value); }
 
 std::string fmt(double v) {
   char buf[32];

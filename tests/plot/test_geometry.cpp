@@ -15,13 +15,15 @@
 #include <string>
 #include <vector>
 
+#include "support/test_support.hpp"
+
 namespace {
+
+using ebm_test::measured;
 
 namespace plot = ebm::plot;
 using ebm::Index;
 using ebm::MatD;
-
-void measured(const std::string& what, double value) { std::printf("[ measured ] %s: %.3g\n", what.c_str(), value); }
 
 // The step between ticks is 1, 2, 2.5 or 5 times a power of ten, and every tick is a multiple of it.
 void expect_nice(const std::vector<double>& t, double lo, double hi) {

@@ -1,14 +1,19 @@
 #pragma once
 // What several test suites share: a scratch directory, whole-file reads and writes, matrices as
-// text (numpy.loadtxt format, %.17g so doubles round-trip) and running a Python oracle script.
+// text (numpy.loadtxt format, %.17g so doubles round-trip), running a Python oracle script,
+// printing a measured value and checking an exception's type and message.
 #include <ebm/core/types.hpp>
+
+#include <gtest/gtest.h>
 
 #include <stdlib.h>  // mkdtemp
 #include <sys/wait.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <iterator>
 #include <sstream>
@@ -109,6 +114,22 @@ inline std::string run_python(const std::string& script, const std::vector<std::
   message << "):\n" << read_bytes(log.string());
   if (exited && WEXITSTATUS(status) == 2) message << "\n" << kInstallHint;
   return message.str();
+}
+
+/// Prints a measured number in the test log, so that runs record what the assertions saw.
+inline void measured(const std::string& what, double value) { std::printf("[ measured ] %s: %.6g\n", what.c_str(), value); }
+
+/// Expects f to throw an E whose message contains fragment.
+template <class E>
+void expect_throws_with(const std::function<void()>& f, const std::string& fragment) {
+  try {
+    f();
+    FAIL() << "no exception, expected one containing \"" << fragment << "\"";
+  } catch (const E& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  } catch (const std::exception& e) {
+    FAIL() << "wrong exception type: " << e.what();
+  }
 }
 
 }  // namespace ebm_test
