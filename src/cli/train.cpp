@@ -164,6 +164,11 @@ void train(const TrainArgs& a, const Globals& g, const std::string& config_json)
     if (saved.widths != arch.widths || saved.activation != arch.activation)
       throw UsageError("--model: " + a.model + " differs from the architecture of the checkpoint " + a.resume + " (" +
                        model_spec(saved) + ")");
+    const bool saved_standardized = !ckpt->info.data_mean.empty();
+    if (a.standardize != saved_standardized)
+      throw UsageError(std::string(a.standardize ? "--standardize" : "--no-standardize") + ": the checkpoint " + a.resume +
+                       " was trained on " + (saved_standardized ? "standardised" : "raw") +
+                       " data, and a resumed run keeps that");
   }
   if (!activation_is_smooth(arch.activation) &&
       (v.objective.kind == ObjectiveKind::ExactSm || v.objective.kind == ObjectiveKind::SlicedSm))

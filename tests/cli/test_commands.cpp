@@ -504,6 +504,8 @@ TEST(CliErrors, OneLineNonZeroExitAndNoOutputFile) {
       {"train --resume ck2.safetensors --data three.csv -o e9.safetensors", 1, "three.csv has 3 columns but the checkpoint",
        "e9.safetensors"},
       {"train --resume garbage.safetensors -o e10.safetensors", 1, "garbage.safetensors", "e10.safetensors"},
+      {"train --resume ck2.safetensors --no-standardize -o e10b.safetensors", 2,
+       "--no-standardize: the checkpoint ck2.safetensors was trained on standardised data", "e10b.safetensors"},
       {"sample --model m.safetensors --chains 0 -o e11.csv", 2, "--chains", "e11.csv"},
       {"sample --model m.safetensors --sampler hmc -o e12.csv", 2, "hmc", "e12.csv"},
       {"sample --model garbage.safetensors -o e13.csv", 1, "garbage.safetensors", "e13.csv"},
