@@ -12,6 +12,24 @@ namespace ebm {
 
 std::string shape_str(Index rows, Index cols) { return std::to_string(rows) + "x" + std::to_string(cols); }
 
+void require_box(const std::vector<double>& lower, const std::vector<double>& upper, Index dim, std::string_view where) {
+  auto num = [](double v) {
+    std::ostringstream s;
+    s << v;
+    return s.str();
+  };
+  require(static_cast<Index>(lower.size()) == dim && static_cast<Index>(upper.size()) == dim, where, [&] {
+    return "lower and upper must have dim = " + std::to_string(dim) + " values, got " + std::to_string(lower.size()) +
+           " and " + std::to_string(upper.size());
+  });
+  for (std::size_t j = 0; j < lower.size(); ++j) {
+    require(std::isfinite(lower[j]) && std::isfinite(upper[j]) && lower[j] < upper[j], where, [&] {
+      return "lower[" + std::to_string(j) + "] = " + num(lower[j]) + " must be finite and below upper[" +
+             std::to_string(j) + "] = " + num(upper[j]);
+    });
+  }
+}
+
 template <class T>
 bool all_finite(const T* data, Index n) {
   // A value is finite when its magnitude bits are below those of infinity: the largest of them,

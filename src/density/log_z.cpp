@@ -67,16 +67,7 @@ void GridOptions::validate(Index dim) const {
   const char* where = "ebm::GridOptions";
   require(dim >= 1 && dim <= 3, where,
           [&] { return "the grid rule needs dim 1, 2 or 3, got dim " + std::to_string(dim) + " (use AIS)"; });
-  require(static_cast<Index>(lower.size()) == dim && static_cast<Index>(upper.size()) == dim, where, [&] {
-    return "lower and upper must have dim = " + std::to_string(dim) + " values, got " + std::to_string(lower.size()) +
-           " and " + std::to_string(upper.size());
-  });
-  for (std::size_t j = 0; j < lower.size(); ++j) {
-    require(std::isfinite(lower[j]) && std::isfinite(upper[j]) && lower[j] < upper[j], where, [&] {
-      return "lower[" + std::to_string(j) + "] = " + num(lower[j]) + " must be finite and below upper[" +
-             std::to_string(j) + "] = " + num(upper[j]);
-    });
-  }
+  require_box(lower, upper, dim, where);
   require(points_per_dim == 0 || (points_per_dim >= 5 && points_per_dim <= 1000000), where, [&] {
     return "points_per_dim must be 0 (automatic) or in 5..1000000, got " + std::to_string(points_per_dim);
   });

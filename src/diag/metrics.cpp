@@ -133,16 +133,7 @@ MmdResult mmd(const Mat<T>& x, const Mat<T>& y, const MmdOptions& o) {
 void GridHistogramOptions::validate(Index dim) const {
   const char* where = "ebm::GridHistogramOptions";
   require(dim == 1 || dim == 2, where, [&] { return "histograms need dim 1 or 2, got dim " + std::to_string(dim); });
-  require(static_cast<Index>(lower.size()) == dim && static_cast<Index>(upper.size()) == dim, where, [&] {
-    return "lower and upper must have dim = " + std::to_string(dim) + " values, got " + std::to_string(lower.size()) +
-           " and " + std::to_string(upper.size());
-  });
-  for (std::size_t j = 0; j < lower.size(); ++j) {
-    require(std::isfinite(lower[j]) && std::isfinite(upper[j]) && lower[j] < upper[j], where, [&] {
-      return "lower[" + std::to_string(j) + "] = " + num(lower[j]) + " must be finite and below upper[" +
-             std::to_string(j) + "] = " + num(upper[j]);
-    });
-  }
+  require_box(lower, upper, dim, where);
   require(bins.size() == 1 || static_cast<Index>(bins.size()) == dim, where, [&] {
     return "bins must have 1 or dim = " + std::to_string(dim) + " values, got " + std::to_string(bins.size());
   });

@@ -6,6 +6,7 @@
 #include <concepts>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ebm {
 
@@ -39,6 +40,10 @@ void require_shape(const Eigen::EigenBase<Derived>& m, Index rows, Index cols, s
                           (cols >= 0 ? std::to_string(cols) : std::string("D")));
   }
 }
+
+/// Requires a box: lower and upper with dim values each, finite, lower[j] < upper[j]. Throws
+/// InvalidArgument naming `where` and the first bad coordinate.
+void require_box(const std::vector<double>& lower, const std::vector<double>& upper, Index dim, std::string_view where);
 
 /// True when all n values are finite (vectorised; for hot loops).
 template <class T>
