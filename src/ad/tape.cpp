@@ -1,4 +1,5 @@
 #include <ebm/ad/ops.hpp>
+#include <ebm/ad/patches.hpp>
 #include <ebm/ad/tape.hpp>
 #include <ebm/core/check.hpp>
 
@@ -34,6 +35,9 @@ std::string_view op_name(Op op) {
     case Op::TileRows: return "tile_rows";
     case Op::BlockSumRows: return "block_sum_rows";
     case Op::Transpose: return "transpose";
+    case Op::Reshape: return "reshape";
+    case Op::Unfold: return "unfold";
+    case Op::Fold: return "fold";
   }
   return "unknown";
 }
@@ -174,7 +178,8 @@ Var<T> Tape<T>::backward_rule_input(std::int32_t id, int input, Var<T> g) {
     c.i0 = src.i0;
     c.rows = src.rows;
     c.cols = src.cols;
-    if (src.op == Op::SelectCols || src.op == Op::ScatterCols) c.indices = src.indices;
+    if (src.op == Op::SelectCols || src.op == Op::ScatterCols || src.op == Op::Unfold || src.op == Op::Fold)
+      c.indices = src.indices;
     return c;
   }();
   const Var<T> a = n.in[0] >= 0 ? var(n.in[0]) : Var<T>();
@@ -237,6 +242,12 @@ Var<T> Tape<T>::backward_rule_input(std::int32_t id, int input, Var<T> g) {
       return tile_rows(g, n.i0);
     case Op::Transpose:
       return transpose(g);
+    case Op::Reshape:
+      return reshape(g, a.rows(), a.cols());
+    case Op::Unfold:
+      return fold(g, decode_patch_geometry(n.indices));
+    case Op::Fold:
+      return unfold(g, decode_patch_geometry(n.indices));
   }
   throw InvalidArgument("ebm::ad::Tape::grad: no backward rule for op " + std::string(op_name(n.op)));
 }

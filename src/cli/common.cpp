@@ -210,21 +210,36 @@ LoadedEnergy<T> load_energy(const std::string& model, const std::string& energy)
   out.is_model = true;
   io::LoadedModel<T> loaded = io::load_model<T>(model);
   out.info = loaded.info;
-  if (const auto t = out.info.extra.find("temperature"); t != out.info.extra.end()) {
-    char* end = nullptr;
-    const double v = std::strtod(t->second.c_str(), &end);
-    if (end == t->second.c_str() || *end != '\0' || !std::isfinite(v) || v <= 0)
-      throw FormatError(model + ": metadata \"temperature\" must be a positive number, got '" + t->second + "'");
-    out.temperature = static_cast<T>(v);
-  }
-  out.mlp = std::make_shared<const Mlp<T>>(loaded.mlp);
-  if (out.standardized()) {
-    out.energy.emplace(with_temperature<T>(Standardized<Mlp<T>, T>(std::move(loaded.mlp), out.mean(), out.scale()),
-                                           out.temperature, "model"));
+  out.temperature = static_cast<T>(1 / out.info.energy_scale);
+  out.network = std::make_shared<const nn::Network<T>>(std::move(loaded.network));
+  auto wrap = [&](auto e) {
+    if (out.standardized()) {
+      using E = decltype(e);
+      out.energy.emplace(with_temperature<T>(Standardized<E, T>(std::move(e), out.mean(), out.scale()), out.temperature, "model"));
+    } else {
+      out.energy.emplace(with_temperature<T>(std::move(e), out.temperature, "model"));
+    }
+  };
+  if (out.network->conditional()) {
+    if (out.info.noise_levels.empty())
+      throw FormatError(model + ": a noise-conditional network without \"noise_levels\" in its metadata");
+    wrap(nn::AtNoiseLevel<T>{out.network, static_cast<T>(out.info.noise_levels.back())});
   } else {
-    out.energy.emplace(with_temperature<T>(std::move(loaded.mlp), out.temperature, "model"));
+    wrap(*out.network);
   }
   return out;
+}
+
+std::string model_architecture(const std::string& spec, Index dim) {
+  if (spec.rfind("mlp", 0) == 0 && !std::filesystem::exists(spec)) {
+    const MlpOptions o = parse_model_spec(spec, dim);
+    return nn::mlp_architecture(o.widths, activation_name(o.activation));
+  }
+  std::ifstream in(spec, std::ios::binary);
+  if (!in) throw IoError("--model: cannot read '" + spec + "' (" + std::strerror(errno) + "); give mlp:WIDTHx... or an architecture file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 MlpOptions parse_model_spec(const std::string& text, Index dim) {

@@ -80,10 +80,11 @@ template <class T>
 struct LoadedEnergy {
   std::string source;            // the file
   bool is_model = false;         // an MLP model file (else an ENERGY.json)
-  std::optional<AnyEnergy<T>> energy;
-  std::shared_ptr<const Mlp<T>> mlp;  // the raw network (model files only)
+  std::optional<AnyEnergy<T>> energy;  // a noise-conditional network at its smallest noise level
+  std::shared_ptr<const nn::Network<T>> network;  // the raw network (model files only)
   io::ModelInfo info;            // model files only
-  T temperature = T(1);          // the model's energy is E / temperature (multi-level DSM)
+  T temperature = T(1);          // the model's energy is E / temperature (1 / info.energy_scale)
+  bool conditional() const { return network && network->conditional(); }
   Index dim() const { return energy->dim(); }
   /// The model's standardisation statistics, if any (1 x D each).
   bool standardized() const { return !info.data_mean.empty(); }
@@ -99,6 +100,9 @@ LoadedEnergy<T> load_energy(const std::string& model, const std::string& energy)
 
 /// "mlp:128x128:softplus" -> widths {dim, 128, 128, 1} and the activation.
 MlpOptions parse_model_spec(const std::string& text, Index dim);
+/// --model of `ebm train`: an mlp:... spec, or an architecture file (JSON, docs/networks.md);
+/// the description's text.
+std::string model_architecture(const std::string& spec, Index dim);
 /// The spec text of an architecture, "mlp:128x128:softplus".
 std::string model_spec(const MlpOptions& architecture);
 

@@ -201,7 +201,7 @@ void run_demo(const DemoArgs& a, const Globals& g) {
   }
   write_text_file(out("train_log.jsonl"), log_text);
   io::ModelInfo info;
-  info.architecture = arch;
+  info.architecture = nn::mlp_architecture(arch.widths, activation_name(arch.activation));
   for (Index j = 0; j < 2; ++j) {
     info.data_mean.push_back(double(st.mean(j)));
     info.data_scale.push_back(double(st.scale(j)));

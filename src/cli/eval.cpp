@@ -33,8 +33,11 @@ class EnergyModel final : public Model<double> {
  public:
   explicit EnergyModel(const AnyEnergy<double>& e) : e_(e) {}
   Index dim() const override { return e_.dim(); }
+  std::vector<ParameterSpec> parameter_specs() const override { return {}; }
   std::vector<ad::Var<double>> bind(ad::Tape<double>&, bool) const override { return {}; }
-  ad::Var<double> energy(ad::Var<double> x, const std::vector<ad::Var<double>>&) const override { return e_.energy(x); }
+  ad::Var<double> energy(ad::Var<double> x, const std::vector<ad::Var<double>>&, ad::Var<double>) const override {
+    return e_.energy(x);
+  }
   using Model<double>::energy;
   void edit_parameters(const std::function<void(const std::vector<MatD*>&)>&) override {}
   std::vector<MatD> parameter_values() const override { return {}; }
@@ -61,12 +64,12 @@ struct SmResult {
 
 SmResult sm_loss(const LoadedEnergy<double>& e, const MatD& x, Index batch) {
   try {
-    if (e.is_model) {
+    if (e.is_model && e.network->dense_chain()) {
       // The standardisation (and temperature) folded into the network: still an MLP, so the
       // Laplacian is propagated forward, and the loss is that of the raw-coordinate energy.
       const RowVec<double> mean = e.standardized() ? e.mean() : RowVec<double>::Zero(e.dim());
       const RowVec<double> scale = e.standardized() ? e.scale() : RowVec<double>::Ones(e.dim());
-      Mlp<double> folded = fold_standardization(*e.mlp, mean, scale, e.temperature);
+      Mlp<double> folded = fold_standardization(to_mlp(*e.network), mean, scale, e.temperature);
       ModelOf<double, Mlp<double>> model(folded);
       return {score_matching_loss(model, x, batch), "exact, raw coordinates"};
     }

@@ -4,6 +4,7 @@
 
 #include <ebm/core/rng.hpp>
 #include <ebm/diag/mcmc.hpp>
+#include <ebm/energy/standardized.hpp>
 #include <ebm/sample/samplers.hpp>
 
 #include <algorithm>
@@ -18,7 +19,7 @@ struct SampleArgs {
   std::string model, energy, sampler = "mala", output, report;
   std::int64_t chains = 64, steps = 1000, burn_in = -1, thin = 1, levels = 10;
   double step_size = -1, init_scale = 1, max_temperature = 10;
-  bool float64 = false;
+  bool float64 = false, denoise = false;
 };
 
 constexpr std::uint64_t kInitCounter = std::uint64_t{1} << 63;  // as the samplers' own initial draws
@@ -26,9 +27,10 @@ constexpr std::uint64_t kInitCounter = std::uint64_t{1} << 63;  // as the sample
 void validate(const SampleArgs& a) {
   check_output_path("-o", a.output, true);
   if (!a.report.empty()) check_output_path("--report", a.report, false);
-  const std::vector<std::string> samplers = {"ula", "mala", "sde", "flow", "annealed"};
+  const std::vector<std::string> samplers = {"ula", "mala", "sde", "flow", "annealed", "ncsn"};
   if (std::find(samplers.begin(), samplers.end(), a.sampler) == samplers.end())
-    throw UsageError("--sampler: expected ula, mala, sde, flow or annealed, got '" + a.sampler + "'");
+    throw UsageError("--sampler: expected ula, mala, sde, flow, annealed or ncsn, got '" + a.sampler + "'");
+  if (a.denoise && a.sampler != "ncsn") throw UsageError("--denoise: only with --sampler ncsn");
   require_at_least("--chains", a.chains, 1);
   require_at_least("--steps", a.steps, 1);
   if (a.burn_in != -1) require_at_least("--burn-in", a.burn_in, 0);
@@ -73,8 +75,31 @@ void fill_chain_options(ChainOptions<T>& c, const SampleArgs& a, Index burn_in, 
   c.init = std::move(init);
 }
 
+// s(x, sigma) on raw coordinates: the network at noise level sigma, standardised as trained.
 template <class T>
-void sample(const SampleArgs& a, const Globals& g) {
+NoiseConditionalScore<T> noise_conditional_score(const LoadedEnergy<T>& e) {
+  auto evaluator = std::make_shared<EnergyEvaluator<T>>();
+  return [&e, evaluator](const Mat<T>& x, T sigma, Mat<T>& scores) {
+    const nn::AtNoiseLevel<T> level{e.network, sigma};
+    if (e.standardized()) evaluator->evaluate(Standardized<nn::AtNoiseLevel<T>, T>(level, e.mean(), e.scale()), x, nullptr, &scores);
+    else evaluator->evaluate(level, x, nullptr, &scores);
+  };
+}
+
+// Tweedie's formula E[x | x~] = x~ + sigma^2 s(x~, sigma), in the coordinates the model was trained
+// in (raw: the noise had variance (sigma scale_j)^2 in coordinate j).
+template <class T>
+void denoise_rows(const LoadedEnergy<T>& e, const NoiseConditionalScore<T>& score, T sigma, Mat<T>& x) {
+  if (x.rows() == 0) return;
+  Mat<T> s;
+  score(x, sigma, s);
+  RowVec<T> variance = RowVec<T>::Constant(x.cols(), sigma * sigma);
+  if (e.standardized()) variance = (variance.array() * e.scale().array().square()).matrix();
+  x += (s.array().rowwise() * variance.array()).matrix();
+}
+
+template <class T>
+void sample(const SampleArgs& a, const Globals& g, bool option_given_levels) {
   validate(a);
   const LoadedEnergy<T> e = load_energy<T>(a.model, a.energy);
   const AnyEnergy<T>& energy = *e.energy;
@@ -84,7 +109,36 @@ void sample(const SampleArgs& a, const Globals& g) {
   const bool has_h = a.step_size > 0;
   SampleResult<T> r;
   Index keep_from = 0;  // updates before the first kept draw
-  if (a.sampler == "annealed") {
+  if (a.sampler == "ncsn") {
+    // Annealed Langevin over the model's own noise levels (NCSN), steps scaled by sigma^2.
+    if (!e.conditional())
+      throw UsageError("--sampler ncsn: " + e.source + " is not a noise-conditional model (train one with an architecture "
+                       "file that has a \"condition\", e.g. examples/models/ncsn_28x28.json)");
+    const std::vector<double>& ladder = e.info.noise_levels;
+    const Index levels = option_given_levels ? a.levels : static_cast<Index>(ladder.size());
+    if (levels != static_cast<Index>(ladder.size()) && ladder.size() < 2)
+      throw UsageError("--levels: the model was trained at one noise level");
+    AnnealedOptions<T> o;
+    const Index per_level = (a.steps + levels - 1) / levels;
+    const Index burn_in = a.burn_in >= 0 ? a.burn_in : per_level - 1;
+    if (burn_in >= per_level)
+      throw UsageError("--burn-in: counts within the last level for ncsn sampling, must be < " + std::to_string(per_level) +
+                       ", got " + std::to_string(burn_in));
+    fill_chain_options(o, a, burn_in, g.seed, std::move(init));
+    o.levels = levels;
+    o.steps_per_level = per_level;
+    o.sigma_max = static_cast<T>(ladder.front());
+    o.sigma_min = static_cast<T>(ladder.back());
+    // NCSN's epsilon 2e-5 at sigma_min 0.01: 0.2 sigma_min^2 at the smallest level.
+    o.step_size = has_h ? h : static_cast<T>(0.2 * ladder.back() * ladder.back());
+    keep_from = levels * per_level - per_level + burn_in;
+    const NoiseConditionalScore<T> score = noise_conditional_score(e);
+    r = annealed_langevin<T>(d, score, o);
+    if (a.denoise) {
+      denoise_rows(e, score, o.sigma_min, r.samples);
+      denoise_rows(e, score, o.sigma_min, r.final_state);
+    }
+  } else if (a.sampler == "annealed") {
     AnnealedOptions<T> o;
     const Index per_level = (a.steps + a.levels - 1) / a.levels;
     const Index burn_in = a.burn_in >= 0 ? a.burn_in : per_level / 2;
@@ -204,22 +258,28 @@ void add_sample(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<SampleArgs>();
   CLI::App* sub = app.add_subcommand("sample", "Draw samples by Langevin dynamics from a model or an energy");
   add_energy_options(sub, a->model, a->energy);
-  sub->add_option("--sampler", a->sampler, "ula, mala (default), sde, flow (gradient flow, no noise) or annealed");
+  sub->add_option("--sampler", a->sampler,
+                  "ula, mala (default), sde, flow (gradient flow, no noise), annealed (temperatures) or ncsn (a "
+                  "noise-conditional model's noise levels)");
   sub->add_option("--chains", a->chains, "Number of chains (default 64)");
   sub->add_option("--steps", a->steps, "Updates per chain, burn-in included (annealed: over all levels; default 1000)");
-  sub->add_option("--step-size", a->step_size, "Step size h (sde: dt; mala: the initial h, adapted during burn-in)");
+  sub->add_option("--step-size", a->step_size,
+                  "Step size h (sde: dt; mala: the initial h, adapted during burn-in; ncsn: h at the smallest level, "
+                  "default 0.2 sigma_min^2, scaled by sigma^2 / sigma_min^2 above it)");
   sub->add_option("--burn-in", a->burn_in, "Updates not kept (default: half of --steps; annealed: half a level)");
   sub->add_option("--thin", a->thin, "Keep every K-th state after burn-in (default 1)");
   sub->add_option("--init-scale", a->init_scale, "Initial points N(0, S^2) (a standardised model: N(mean, (S scale)^2))");
-  sub->add_option("--levels", a->levels, "annealed: number of temperatures (default 10)");
+  sub->add_option("--levels", a->levels, "annealed: number of temperatures (default 10); ncsn: noise levels (default: the model's)");
+  sub->add_flag("--denoise", a->denoise, "ncsn: a final denoising step by Tweedie's formula, x + sigma_min^2 s(x)");
   sub->add_option("--max-temperature", a->max_temperature, "annealed: the hottest temperature (default 10)");
   sub->add_option("-o,--output", a->output, "Samples file (.csv, .tsv or .npy): columns chain, step, x0..");
   sub->add_option("--report", a->report, "Write the diagnostics as JSON to this file");
   sub->add_flag("--float64", a->float64, "Sample in double precision (default float32)");
   const Globals& g = ctx.globals;
-  ctx.runners[sub] = [a, &g] {
-    if (a->float64) sample<double>(*a, g);
-    else sample<float>(*a, g);
+  ctx.runners[sub] = [a, &g, sub] {
+    const bool levels_given = option_given(sub, "levels");
+    if (a->float64) sample<double>(*a, g, levels_given);
+    else sample<float>(*a, g, levels_given);
   };
 }
 

@@ -1,4 +1,4 @@
-// `ebm train`: an MLP energy fitted to a data file by score matching or contrastive divergence.
+// `ebm train`: an energy network (an MLP or an architecture file) fitted to a data file by score matching or contrastive divergence.
 // Standardises the data (statistics saved with the model), trains with ebm::Trainer, writes the
 // model atomically; checkpoints (--checkpoint) hold the model, the trainer's state and the run's
 // options, so --resume continues bit for bit.
@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -28,7 +29,7 @@ struct TrainArgs {
   std::int64_t patience = 0, noise_levels = 1, projections = 1, langevin_steps = 10, buffer_size = 10000;
   double lr = 1e-3, weight_decay = 0, held_out = 0, clip = 0, ema = 0, sigma = 0.1, sigma_max = 1;
   double langevin_step_size = 0.01;
-  bool standardize = true, float64 = false;
+  bool standardize = true, float64 = false, flip = false;
 };
 
 // The options that define the run (what --resume restores): not the outputs, logs or threads.
@@ -56,13 +57,8 @@ nlohmann::json run_config(const TrainArgs& a, const Globals& g) {
           {"langevin-step-size", a.langevin_step_size},
           {"buffer-size", a.buffer_size},
           {"float64", a.float64},
+          {"flip", a.flip},
           {"seed", g.seed}};
-}
-
-std::string exact(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
 }
 
 struct Validated {
@@ -153,28 +149,40 @@ void train(const TrainArgs& a, const Globals& g, const std::string& config_json)
   if (x.rows() < 1 || dim < 1) throw FormatError(a.data + ": no data (" + shape_str(x) + ")");
 
   std::optional<io::Checkpoint<T>> ckpt;
-  MlpOptions arch = parse_model_spec(a.model, dim);
-  arch.seed = g.seed;
+  const bool spec_is_file = a.model.rfind("mlp", 0) != 0 || std::filesystem::exists(a.model);
+  const std::string described = model_architecture(a.model, dim);
+  std::optional<nn::Network<T>> fresh;
+  try {
+    fresh.emplace(nn::Network<T>::from_json(described, g.seed, spec_is_file ? a.model : "--model"));
+  } catch (const InvalidArgument& e) {
+    if (spec_is_file) throw FormatError(e.what());
+    throw UsageError(e.what());
+  }
+  if (fresh->dim() != dim)
+    throw FormatError(a.data + " has " + std::to_string(dim) + " column" + (dim == 1 ? "" : "s") + " but the architecture " +
+                      a.model + " takes " + std::to_string(fresh->dim()) + " (input " + fresh->input_shape().str() + ")");
   if (!a.resume.empty()) {
     ckpt.emplace(io::load_checkpoint<T>(a.resume));
-    const MlpOptions& saved = ckpt->info.architecture;
-    if (saved.widths.front() != dim)
+    const nn::Network<T>& saved = ckpt->network;
+    if (saved.dim() != dim)
       throw FormatError(a.data + " has " + std::to_string(dim) + " column" + (dim == 1 ? "" : "s") + " but the checkpoint " +
-                        a.resume + " expects " + std::to_string(saved.widths.front()));
-    if (saved.widths != arch.widths || saved.activation != arch.activation)
-      throw UsageError("--model: " + a.model + " differs from the architecture of the checkpoint " + a.resume + " (" +
-                       model_spec(saved) + ")");
+                        a.resume + " expects " + std::to_string(saved.dim()));
+    if (saved.architecture() != fresh->architecture())
+      throw UsageError("--model: " + a.model + " differs from the architecture of the checkpoint " + a.resume);
     const bool saved_standardized = !ckpt->info.data_mean.empty();
     if (a.standardize != saved_standardized)
       throw UsageError(std::string(a.standardize ? "--standardize" : "--no-standardize") + ": the checkpoint " + a.resume +
                        " was trained on " + (saved_standardized ? "standardised" : "raw") +
                        " data, and a resumed run keeps that");
   }
-  if (!activation_is_smooth(arch.activation) &&
-      (v.objective.kind == ObjectiveKind::ExactSm || v.objective.kind == ObjectiveKind::SlicedSm))
-    throw UsageError("--model: the " + std::string(activation_name(arch.activation)) +
-                     " activation has a zero second derivative almost everywhere, so --objective " + a.objective +
+  if (const std::string issue = fresh->second_order_issue();
+      !issue.empty() && (v.objective.kind == ObjectiveKind::ExactSm || v.objective.kind == ObjectiveKind::SlicedSm))
+    throw UsageError("--model: the network uses " + issue + ", so --objective " + a.objective +
                      " has no minimum; use a smooth activation (softplus, silu, tanh, gelu, elu) or dsm, cd, pcd");
+  if (fresh->conditional() && v.objective.kind != ObjectiveKind::DenoisingSm)
+    throw UsageError("--objective " + a.objective + ": the network is noise-conditional; train it with dsm (and --noise-levels)");
+  if (a.flip && fresh->input_shape().width < 2)
+    throw UsageError("--flip: needs an image network (\"input\": [height, width, channels]); " + a.model + " takes vectors");
 
   Mat<T> train_x, test_x;
   if (a.held_out > 0) {
@@ -192,7 +200,7 @@ void train(const TrainArgs& a, const Globals& g, const std::string& config_json)
   if (ckpt) {
     info = ckpt->info;  // the checkpoint's standardisation: the model was trained with it
   } else {
-    info.architecture = arch;
+    info.architecture = fresh->architecture();
     if (a.standardize) {
       const Standardization<T> st = Standardization<T>::fit(train_x);
       for (Index j = 0; j < dim; ++j) {
@@ -201,8 +209,8 @@ void train(const TrainArgs& a, const Globals& g, const std::string& config_json)
       }
     }
     info.objective = std::string(objective_name(v.objective.kind));
-    if (v.objective.kind == ObjectiveKind::DenoisingSm && v.objective.noise_levels > 1)
-      info.extra["temperature"] = exact(a.sigma);  // E / sigma_min is the data-level energy (NCSNv2)
+    if (fresh->conditional()) info.noise_levels = v.objective.noise_ladder();
+    else info.energy_scale = v.objective.data_energy_scale();  // E / sigma_min is the data-level energy (NCSNv2)
   }
   if (!info.data_mean.empty()) {
     Standardization<T> st;
@@ -216,9 +224,21 @@ void train(const TrainArgs& a, const Globals& g, const std::string& config_json)
     if (test_x.rows() > 0) test_x = st.apply(test_x);
   }
 
-  Mlp<T> mlp = ckpt ? ckpt->mlp : Mlp<T>(arch);
-  ModelOf<T, Mlp<T>> model(mlp);
-  Trainer<T> trainer(model, v.objective, v.trainer);
+  nn::Network<T> network = ckpt ? std::move(ckpt->network) : std::move(*fresh);
+  ModelOf<T, nn::Network<T>> model(network);
+  TrainerOptions trainer_options = v.trainer;
+  if (a.flip) {
+    trainer_options.flip_height = network.input_shape().height;
+    trainer_options.flip_width = network.input_shape().width;
+    trainer_options.flip_channels = network.input_shape().channels;
+  }
+  if (v.objective.kind == ObjectiveKind::ExactSm && !g.quiet)
+    std::cerr << "ebm train: exact score matching by "
+              << (network.dense_chain() ? "the forward Laplacian (the network is a plain MLP)"
+                                        : "the naive route: D = " + std::to_string(dim) +
+                                              " backward passes per step (the network offers no forward Laplacian)")
+              << "\n";
+  Trainer<T> trainer(model, v.objective, trainer_options);
   if (ckpt) trainer.load_state(std::move(ckpt->state));
   const std::int64_t first = trainer.step();
   const std::int64_t end = a.stop_at >= 0 ? std::min(a.stop_at, a.steps) : a.steps;
@@ -247,7 +267,7 @@ void train(const TrainArgs& a, const Globals& g, const std::string& config_json)
       if (!log) throw IoError(a.log + ": write failed");
     }
     if (a.checkpoint_every > 0 && p.step % a.checkpoint_every == 0 && p.step < end)
-      io::save_checkpoint<T>(a.checkpoint, mlp, info, trainer.state(), config_json);
+      io::save_checkpoint<T>(a.checkpoint, network, info, trainer.state(), config_json);
     bar.update(p.step, "loss " + fmt(p.loss) + (p.has_held_out ? "  held-out " + fmt(p.held_out) : ""));
   };
   TrainResult r;
@@ -258,10 +278,10 @@ void train(const TrainArgs& a, const Globals& g, const std::string& config_json)
     throw;
   }
   bar.finish();
-  if (!a.checkpoint.empty()) io::save_checkpoint<T>(a.checkpoint, mlp, info, trainer.state(), config_json);
+  if (!a.checkpoint.empty()) io::save_checkpoint<T>(a.checkpoint, network, info, trainer.state(), config_json);
   trainer.apply_ema();
   info.step = trainer.step();
-  io::save_model<T>(a.output, mlp, info);
+  io::save_model<T>(a.output, network, info);
   if (!g.quiet) {
     std::cerr << "ebm train: steps " << r.first_step << ".." << r.steps_done << " in " << fmt(r.seconds) << " s";
     if (!r.losses.empty()) std::cerr << ", last batch loss " << fmt(r.losses.back());
@@ -275,9 +295,11 @@ void train(const TrainArgs& a, const Globals& g, const std::string& config_json)
 
 void add_train(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<TrainArgs>();
-  CLI::App* sub = app.add_subcommand("train", "Fit an MLP energy to a data file");
+  CLI::App* sub = app.add_subcommand("train", "Fit an energy (an MLP or any architecture file) to a data file");
   sub->add_option("--data", a->data, "Training data (.csv, .tsv, .npy, .idx, optionally .gz): N x D");
-  sub->add_option("--model", a->model, "Architecture mlp:WIDTHxWIDTH...:ACTIVATION (default mlp:128x128:softplus)");
+  sub->add_option("--model", a->model,
+                  "Architecture: mlp:WIDTHxWIDTH...:ACTIVATION (default mlp:128x128:softplus) or a JSON architecture file "
+                  "(docs/networks.md, examples/models/)");
   sub->add_option("--objective", a->objective, "sm (exact score matching, default), ssm, dsm, cd or pcd");
   sub->add_option("--steps", a->steps, "Total optimizer steps of the run (default 1000)");
   sub->add_option("--batch", a->batch, "Batch size (default 256; full batch when >= N)");
@@ -306,6 +328,7 @@ void add_train(CLI::App& app, Context& ctx) {
   sub->add_option("--langevin-step-size", a->langevin_step_size, "cd/pcd: Langevin step size (default 0.01)");
   sub->add_option("--buffer-size", a->buffer_size, "pcd: replay buffer size (default 10000)");
   sub->add_flag("--float64", a->float64, "Train in double precision (default float32)");
+  sub->add_flag("--flip", a->flip, "Image networks: mirror each training image left to right with probability 1/2");
   const Globals& g = ctx.globals;
   ctx.runners[sub] = [a, &g, sub] {
     if (!a->resume.empty()) {

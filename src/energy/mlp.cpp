@@ -101,6 +101,46 @@ std::size_t Mlp<T>::parameter_count() const {
 }
 
 template <class T>
+std::vector<ParameterSpec> Mlp<T>::parameter_specs() const {
+  std::vector<ParameterSpec> specs;
+  for (std::size_t l = 0; l < weights_.size(); ++l) {
+    const std::string index = std::to_string(2 * l);  // activations take the odd indices
+    specs.push_back({index + ".weight", weights_[l].rows(), weights_[l].cols()});
+    specs.push_back({index + ".bias", 1, biases_[l].cols()});
+  }
+  return specs;
+}
+
+template <class T>
+std::vector<Mat<T>> Mlp<T>::parameter_values() const {
+  std::vector<Mat<T>> values;
+  for (std::size_t l = 0; l < weights_.size(); ++l) {
+    values.push_back(weights_[l]);
+    values.push_back(biases_[l]);
+  }
+  return values;
+}
+
+template <class T>
+std::optional<DenseChain> Mlp<T>::dense_chain() const {
+  if (weights_.size() < 2) return std::nullopt;
+  DenseChain chain;
+  for (std::size_t l = 0; l < weights_.size(); ++l) {
+    chain.weight.push_back(2 * l);
+    chain.bias.push_back(2 * l + 1);
+  }
+  chain.activation = activation_fn(activation_);
+  chain.activation_param = activation_param(activation_);
+  return chain;
+}
+
+template <class T>
+std::string Mlp<T>::second_order_issue() const {
+  if (activation_is_smooth(activation_)) return {};
+  return std::string(activation_name(activation_)) + ", whose second derivative is zero almost everywhere";
+}
+
+template <class T>
 std::vector<ad::Var<T>> Mlp<T>::bind(ad::Tape<T>& tape, bool requires_grad) const {
   std::vector<ad::Var<T>> params;
   params.reserve(2 * weights_.size());
@@ -148,7 +188,47 @@ void Mlp<T>::score(ad::Tape<T>& tape, const Mat<T>& x, Mat<T>& out) const {
   out = -g[0].value();
 }
 
+template <class T>
+nn::Network<T> to_network(const Mlp<T>& mlp) {
+  std::vector<Index> widths = {mlp.dim()};
+  for (Index l = 0; l < mlp.layers(); ++l) widths.push_back(mlp.weight(l).rows());
+  nn::Network<T> net = nn::Network<T>::from_json(nn::mlp_architecture(widths, activation_name(mlp.activation())), 0);
+  const std::vector<Mat<T>> values = mlp.parameter_values();
+  net.edit_parameters([&](const std::vector<Mat<T>*>& p) {
+    for (std::size_t k = 0; k < p.size(); ++k) *p[k] = values[k];
+  });
+  return net;
+}
+
+template <class T>
+Mlp<T> to_mlp(const nn::Network<T>& network) {
+  const std::optional<DenseChain> chain = network.dense_chain();
+  require(chain.has_value(), "ebm::to_mlp", "the network is not a plain MLP (linear layers and one activation)");
+  const Activation* act = nullptr;
+  for (const Activation& a : kActivations)
+    if (activation_fn(a) == chain->activation && activation_param(a) == chain->activation_param) act = &a;
+  require(act != nullptr, "ebm::to_mlp", [&] { return "activation " + std::string(ad::fn_name(chain->activation)) + " has no Mlp equivalent"; });
+  const auto& specs = network.parameter_specs();
+  MlpOptions o;
+  o.widths = {network.dim()};
+  for (std::size_t w : chain->weight) o.widths.push_back(specs[w].rows);
+  o.activation = *act;
+  Mlp<T> mlp(o);
+  const auto& values = network.parameter_values();
+  mlp.edit_parameters([&](const std::vector<Mat<T>*>& p) {
+    for (std::size_t l = 0; l < chain->weight.size(); ++l) {
+      *p[2 * l] = values[chain->weight[l]];
+      *p[2 * l + 1] = values[chain->bias[l]];
+    }
+  });
+  return mlp;
+}
+
 template class Mlp<float>;
 template class Mlp<double>;
+template nn::Network<float> to_network<float>(const Mlp<float>&);
+template nn::Network<double> to_network<double>(const Mlp<double>&);
+template Mlp<float> to_mlp<float>(const nn::Network<float>&);
+template Mlp<double> to_mlp<double>(const nn::Network<double>&);
 
 }  // namespace ebm

@@ -32,16 +32,16 @@ std::vector<Mat<T>> read_buffers(const TensorFile& file, const std::string& pref
 }  // namespace
 
 template <class T>
-void save_checkpoint(const std::string& path, const Mlp<T>& mlp, const ModelInfo& info, const TrainerState<T>& state,
+void save_checkpoint(const std::string& path, const nn::Network<T>& network, const ModelInfo& info, const TrainerState<T>& state,
                      std::string_view config_json) {
   TensorFile file;
   ModelInfo described = info;
-  described.architecture = architecture_of(mlp);
+  described.architecture = network.architecture();
   described.step = state.step;
   file.metadata["format"] = "ebm-checkpoint";
   file.metadata["ebm"] = model_info_to_json(described);
   file.metadata["config"] = std::string(config_json);
-  append_mlp_tensors(file, mlp, kModelPrefix);
+  append_network_tensors(file, network, kModelPrefix);
   const EarlyStoppingState& es = state.early_stopping;
   const std::array<std::int64_t, 7> counters{state.step,       state.optimizer.steps, state.ema.updates, es.best_step,
                                              es.evaluations,   es.bad_evaluations,    es.stopped ? 1 : 0};
@@ -64,7 +64,7 @@ Checkpoint<T> load_checkpoint(const std::string& path) {
   const auto description = file.metadata.find("ebm");
   if (description == file.metadata.end()) throw FormatError(path + ": checkpoint has no \"ebm\" metadata");
   ModelInfo info = model_info_from_json(description->second, path);
-  Mlp<T> mlp = mlp_from_tensors<T>(file, info.architecture, kModelPrefix, path);
+  nn::Network<T> network = network_from_tensors<T>(file, info.architecture, kModelPrefix, path, true);
 
   const std::vector<std::int64_t> counters = to_values<std::int64_t>(file.at("counters", path), path);
   const std::vector<double> best = to_values<double>(file.at("best_held_out", path), path);
@@ -89,12 +89,12 @@ Checkpoint<T> load_checkpoint(const std::string& path) {
     state.replay_buffer = to_matrix<T>(*buffer, static_cast<Index>(buffer->shape[0]), static_cast<Index>(buffer->shape[1]), path);
   }
   const auto config = file.metadata.find("config");
-  return Checkpoint<T>{std::move(mlp), std::move(info), std::move(state), config == file.metadata.end() ? "" : config->second};
+  return Checkpoint<T>{std::move(network), std::move(info), std::move(state), config == file.metadata.end() ? "" : config->second};
 }
 
-template void save_checkpoint<float>(const std::string&, const Mlp<float>&, const ModelInfo&, const TrainerState<float>&,
+template void save_checkpoint<float>(const std::string&, const nn::Network<float>&, const ModelInfo&, const TrainerState<float>&,
                                      std::string_view);
-template void save_checkpoint<double>(const std::string&, const Mlp<double>&, const ModelInfo&,
+template void save_checkpoint<double>(const std::string&, const nn::Network<double>&, const ModelInfo&,
                                       const TrainerState<double>&, std::string_view);
 template Checkpoint<float> load_checkpoint<float>(const std::string&);
 template Checkpoint<double> load_checkpoint<double>(const std::string&);

@@ -15,7 +15,7 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr int kFormatVersion = 1;
+constexpr int kFormatVersion = 2;
 constexpr const char* kFormat = "ebm-model";
 
 std::string preview(const json& v) { return detail::json_preview(v); }
@@ -69,11 +69,12 @@ class InfoReader {
 };
 
 ModelInfo InfoReader::read(std::string_view text) const {
-  // At most three levels (object, architecture, widths); deeper nesting is refused as it is read.
+  // Nesting is bounded (a network description nests layers in residual bodies); deeper input is
+  // refused as it is read.
   int depth = 0;
   const json::parser_callback_t callback = [&](int, json::parse_event_t event, json&) {
     using E = json::parse_event_t;
-    if ((event == E::object_start || event == E::array_start) && ++depth > 3) fail("nests deeper than 3 levels");
+    if ((event == E::object_start || event == E::array_start) && ++depth > 32) fail("nests deeper than 32 levels");
     if (event == E::object_end || event == E::array_end) --depth;
     return true;
   };
@@ -85,29 +86,34 @@ ModelInfo InfoReader::read(std::string_view text) const {
     fail(std::string("not valid JSON: ") + (rest ? rest + 2 : e.what()));
   }
   if (!j.is_object()) fail("is " + describe(j) + ", expected an object");
-  only(j, {"format_version", "architecture", "standardization", "objective", "step", "extra"}, "");
-
   const json& version = field(j, "format_version", "format_version");
-  if (!version.is_number_integer() || version.get<std::int64_t>() != kFormatVersion)
-    fail("unsupported format_version " + preview(version) + " (this ebm reads " + std::to_string(kFormatVersion) + ")");
+  if (!version.is_number_integer() || (version.get<std::int64_t>() != 1 && version.get<std::int64_t>() != kFormatVersion))
+    fail("unsupported format_version " + preview(version) + " (this ebm reads 1 and " + std::to_string(kFormatVersion) + ")");
+  const bool v1 = version.get<std::int64_t>() == 1;
+  if (v1) only(j, {"format_version", "architecture", "standardization", "objective", "step", "extra"}, "");
+  else
+    only(j, {"format_version", "architecture", "standardization", "energy_scale", "noise_levels", "objective", "step", "extra"}, "");
 
   ModelInfo info;
   const json& arch = field(j, "architecture", "architecture");
   if (!arch.is_object()) fail("\"architecture\" is " + describe(arch) + ", expected an object");
-  only(arch, {"widths", "activation"}, "architecture");
-  const json& widths = field(arch, "widths", "architecture.widths");
-  if (!widths.is_array()) fail("\"architecture.widths\" is " + describe(widths) + ", expected a list of integers");
-  info.architecture.widths.clear();
-  for (const json& w : widths) info.architecture.widths.push_back(integer(w, "architecture.widths", 1));
-  const json& act = field(arch, "activation", "architecture.activation");
-  if (!act.is_string()) fail("\"architecture.activation\" is " + describe(act) + ", expected a string");
+  json description = arch;
+  if (v1) {  // {"widths": [...], "activation": "..."}: an MLP
+    only(arch, {"widths", "activation"}, "architecture");
+    const json& widths = field(arch, "widths", "architecture.widths");
+    if (!widths.is_array()) fail("\"architecture.widths\" is " + describe(widths) + ", expected a list of integers");
+    const json& act = field(arch, "activation", "architecture.activation");
+    if (!act.is_string()) fail("\"architecture.activation\" is " + describe(act) + ", expected a string");
+    description = {{"type", "mlp"}, {"widths", widths}, {"activation", act}};
+  }
+  nn::ArchitectureSummary summary;
   try {
-    info.architecture.activation = parse_activation(act.get<std::string>());
-    info.architecture.validate();
+    summary = nn::inspect_architecture(description.dump(), "architecture");
   } catch (const InvalidArgument& e) {
     fail(e.what());
   }
-  const auto dim = static_cast<std::size_t>(info.architecture.widths.front());
+  info.architecture = summary.canonical;
+  const auto dim = static_cast<std::size_t>(summary.dim);
 
   const json& stdz = field(j, "standardization", "standardization");
   if (!stdz.is_null()) {
@@ -131,6 +137,17 @@ ModelInfo InfoReader::read(std::string_view text) const {
   if (!objective.is_string()) fail("\"objective\" is " + describe(objective) + ", expected a string");
   info.objective = objective.get<std::string>();
   info.step = integer(field(j, "step", "step"), "step", 0);
+  if (j.contains("energy_scale")) {
+    const json& v = j.at("energy_scale");
+    if (!v.is_number() || !(v.get<double>() > 0)) fail("\"energy_scale\" is " + describe(v) + ", expected a number > 0");
+    info.energy_scale = v.get<double>();
+  }
+  if (j.contains("noise_levels")) {
+    info.noise_levels = numbers(j.at("noise_levels"), "noise_levels");
+    for (std::size_t k = 0; k < info.noise_levels.size(); ++k)
+      if (!(info.noise_levels[k] > 0) || (k > 0 && !(info.noise_levels[k] < info.noise_levels[k - 1])))
+        fail("\"noise_levels\" must be positive and decreasing, got " + preview(j.at("noise_levels")));
+  }
 
   const json& extra = field(j, "extra", "extra");
   if (!extra.is_object()) fail("\"extra\" is " + describe(extra) + ", expected an object of strings");
@@ -138,12 +155,28 @@ ModelInfo InfoReader::read(std::string_view text) const {
     if (!value.is_string()) fail("\"extra." + key + "\" is " + describe(value) + ", expected a string");
     info.extra[key] = value.get<std::string>();
   }
+  if (v1) {  // version 1 kept a ladder's temperature as text
+    if (const auto t = info.extra.find("temperature"); t != info.extra.end()) {
+      char* end = nullptr;
+      const double v = std::strtod(t->second.c_str(), &end);
+      if (end == t->second.c_str() || *end != '\0' || !std::isfinite(v) || v <= 0)
+        fail("\"extra.temperature\" must be a positive number, got '" + t->second + "'");
+      info.energy_scale = 1 / v;
+      info.extra.erase(t);
+    }
+  }
   return info;
 }
 
 void validate_info(const ModelInfo& info, std::string_view where) {
-  const auto dim = static_cast<std::size_t>(info.architecture.widths.empty() ? 0 : info.architecture.widths.front());
+  const auto dim = static_cast<std::size_t>(nn::inspect_architecture(info.architecture, std::string(where) + ": architecture").dim);
   require(info.step >= 0, where, [&] { return "step is " + std::to_string(info.step) + ", must be >= 0"; });
+  require(std::isfinite(info.energy_scale) && info.energy_scale > 0, where,
+          [&] { return "energy_scale is " + std::to_string(info.energy_scale) + ", must be finite and > 0"; });
+  for (std::size_t k = 0; k < info.noise_levels.size(); ++k)
+    require(std::isfinite(info.noise_levels[k]) && info.noise_levels[k] > 0 &&
+                (k == 0 || info.noise_levels[k] < info.noise_levels[k - 1]),
+            where, "noise_levels must be finite, > 0 and decreasing");
   if (info.data_mean.empty() && info.data_scale.empty()) return;
   require(info.data_mean.size() == dim && info.data_scale.size() == dim, where, [&] {
     return "data_mean has " + std::to_string(info.data_mean.size()) + " entries and data_scale " +
@@ -190,68 +223,54 @@ Mat<T> finite_parameter(const Tensor& t, Index rows, Index cols, bool is_bias, s
 }  // namespace
 
 template <class T>
-MlpOptions architecture_of(const Mlp<T>& mlp) {
-  MlpOptions options;
-  options.widths = {mlp.dim()};
-  for (Index l = 0; l < mlp.layers(); ++l) options.widths.push_back(mlp.weight(l).rows());
-  options.activation = mlp.activation();
-  options.seed = 0;
-  return options;
-}
-
-std::vector<std::string> mlp_tensor_names(const MlpOptions& architecture, std::string_view prefix) {
-  std::vector<std::string> names;
-  for (std::size_t l = 0; l + 1 < architecture.widths.size(); ++l) {
-    names.push_back(std::string(prefix) + std::to_string(2 * l) + ".weight");
-    names.push_back(std::string(prefix) + std::to_string(2 * l) + ".bias");
-  }
-  return names;
-}
-
-template <class T>
-void append_mlp_tensors(TensorFile& file, const Mlp<T>& mlp, std::string_view prefix) {
-  const std::vector<std::string> names = mlp_tensor_names(architecture_of(mlp), prefix);
-  for (Index l = 0; l < mlp.layers(); ++l) {
-    const auto k = static_cast<std::size_t>(2 * l);
-    file.tensors.push_back(tensor_from(names[k], mlp.weight(l)));
-    file.tensors.push_back(tensor_from_row(names[k + 1], mlp.bias(l)));
+void append_network_tensors(TensorFile& file, const nn::Network<T>& network, std::string_view prefix) {
+  const auto& specs = network.parameter_specs();
+  const auto& values = network.parameter_values();
+  for (std::size_t k = 0; k < specs.size(); ++k) {
+    const std::string name = std::string(prefix) + specs[k].name;
+    file.tensors.push_back(specs[k].rows == 1 ? tensor_from_row(name, values[k]) : tensor_from(name, values[k]));
   }
 }
 
 template <class T>
-Mlp<T> mlp_from_tensors(const TensorFile& file, const MlpOptions& architecture, std::string_view prefix,
-                        std::string_view file_name) {
-  architecture.validate();
-  const std::vector<std::string> names = mlp_tensor_names(architecture, prefix);
-  // Every tensor is checked (and so its size bounded by the file's) before the Mlp is built:
-  // widths from a hostile header must not decide an allocation.
+nn::Network<T> network_from_tensors(const TensorFile& file, const std::string& architecture, std::string_view prefix,
+                                    std::string_view file_name, bool exclusive) {
+  nn::ArchitectureSummary summary;
+  try {
+    summary = nn::inspect_architecture(architecture, std::string(file_name) + ": architecture");
+  } catch (const InvalidArgument& e) {
+    throw FormatError(e.what());
+  }
+  std::set<std::string> expected;
+  for (const auto& spec : summary.parameters) expected.insert(std::string(prefix) + spec.name);
+  if (exclusive)
+    for (const Tensor& t : file.tensors)
+      if (t.name.starts_with(prefix) && !expected.count(t.name))
+        throw FormatError(std::string(file_name) + ": unexpected tensor '" + t.name + "' (the architecture has " +
+                          std::to_string(expected.size()) + " tensors)");
+  // Every tensor is checked (and so its size bounded by the file's) before the network is
+  // built: sizes from a hostile header must not decide an allocation.
   std::vector<Mat<T>> params;
-  for (std::size_t k = 0; k < names.size(); ++k) {
-    const std::size_t l = k / 2;
-    const Index in = architecture.widths[l], out = architecture.widths[l + 1];
-    params.push_back(finite_parameter<T>(file.at(names[k], file_name), out, in, k % 2 == 1, file_name));
-  }
-  MlpOptions options = architecture;
-  options.seed = 0;
-  Mlp<T> mlp(options);
-  mlp.edit_parameters([&](const std::vector<Mat<T>*>& p) {
+  for (const auto& spec : summary.parameters)
+    params.push_back(finite_parameter<T>(file.at(std::string(prefix) + spec.name, file_name), spec.rows, spec.cols,
+                                         spec.rows == 1, file_name));
+  nn::Network<T> network = nn::Network<T>::from_json(summary.canonical, 0);
+  network.edit_parameters([&](const std::vector<Mat<T>*>& p) {
     for (std::size_t k = 0; k < p.size(); ++k) *p[k] = std::move(params[k]);
   });
-  return mlp;
+  return network;
 }
 
 std::string model_info_to_json(const ModelInfo& info) {
-  info.architecture.validate();
   validate_info(info, "model_info_to_json");
-  json widths = json::array();
-  for (Index w : info.architecture.widths) widths.push_back(static_cast<std::int64_t>(w));
   json j = {{"format_version", kFormatVersion},
-            {"architecture",
-             {{"widths", widths}, {"activation", std::string(activation_name(info.architecture.activation))}}},
+            {"architecture", json::parse(nn::inspect_architecture(info.architecture).canonical)},
             {"standardization", nullptr},
+            {"energy_scale", info.energy_scale},
             {"objective", info.objective},
             {"step", info.step},
             {"extra", json::object()}};
+  if (!info.noise_levels.empty()) j["noise_levels"] = info.noise_levels;
   if (!info.data_mean.empty()) j["standardization"] = {{"mean", info.data_mean}, {"scale", info.data_scale}};
   for (const auto& [key, value] : info.extra) j["extra"][key] = value;
   try {
@@ -266,21 +285,23 @@ ModelInfo model_info_from_json(std::string_view text, std::string_view file_name
 }
 
 template <class T>
-void save_model(const std::string& path, const Mlp<T>& mlp, const ModelInfo& info) {
+void save_model(const std::string& path, const nn::Network<T>& network, const ModelInfo& info) {
   ModelInfo written = info;
-  written.architecture = architecture_of(mlp);
+  written.architecture = network.architecture();
   validate_info(written, "save_model: " + path);
   TensorFile file;
   file.metadata["format"] = kFormat;
   file.metadata["ebm"] = model_info_to_json(written);
-  append_mlp_tensors(file, mlp, "");
-  const std::vector<std::string> names = mlp_tensor_names(written.architecture);
-  for (Index l = 0; l < mlp.layers(); ++l) {
-    const auto k = static_cast<std::size_t>(2 * l);
-    require_finite(mlp.weight(l), "save_model: " + path, "tensor '" + names[k] + "'");
-    require_finite(mlp.bias(l), "save_model: " + path, "tensor '" + names[k + 1] + "'");
-  }
+  const auto& specs = network.parameter_specs();
+  for (std::size_t k = 0; k < specs.size(); ++k)
+    require_finite(network.parameter_values()[k], "save_model: " + path, "tensor '" + specs[k].name + "'");
+  append_network_tensors(file, network, "");
   write_safetensors(path, file);
+}
+
+template <class T>
+void save_model(const std::string& path, const Mlp<T>& mlp, const ModelInfo& info) {
+  save_model(path, to_network(mlp), info);
 }
 
 template <class T>
@@ -296,26 +317,19 @@ LoadedModel<T> load_model(const std::string& path) {
   const auto text = file.metadata.find("ebm");
   if (text == file.metadata.end()) throw FormatError(where + ": no \"ebm\" entry in __metadata__");
   ModelInfo info = model_info_from_json(text->second, where);
-
-  const std::vector<std::string> names = mlp_tensor_names(info.architecture);
-  const std::set<std::string> expected(names.begin(), names.end());
-  for (const Tensor& t : file.tensors)
-    if (!expected.count(t.name))
-      throw FormatError(where + ": unexpected tensor '" + t.name + "' (the architecture has " +
-                        std::to_string(names.size()) + " tensors, 0.weight to " + names.back() + ")");
-  Mlp<T> mlp = mlp_from_tensors<T>(file, info.architecture, "", where);
-  return {std::move(mlp), std::move(info)};
+  nn::Network<T> network = network_from_tensors<T>(file, info.architecture, "", where, true);
+  return {std::move(network), std::move(info)};
 }
 
-template MlpOptions architecture_of<float>(const Mlp<float>&);
-template MlpOptions architecture_of<double>(const Mlp<double>&);
-template void save_model<float>(const std::string&, const Mlp<float>&, const ModelInfo&);
-template void save_model<double>(const std::string&, const Mlp<double>&, const ModelInfo&);
-template LoadedModel<float> load_model<float>(const std::string&);
-template LoadedModel<double> load_model<double>(const std::string&);
-template void append_mlp_tensors<float>(TensorFile&, const Mlp<float>&, std::string_view);
-template void append_mlp_tensors<double>(TensorFile&, const Mlp<double>&, std::string_view);
-template Mlp<float> mlp_from_tensors<float>(const TensorFile&, const MlpOptions&, std::string_view, std::string_view);
-template Mlp<double> mlp_from_tensors<double>(const TensorFile&, const MlpOptions&, std::string_view, std::string_view);
+#define EBM_INSTANTIATE(T)                                                                                     \
+  template void save_model<T>(const std::string&, const nn::Network<T>&, const ModelInfo&);                   \
+  template void save_model<T>(const std::string&, const Mlp<T>&, const ModelInfo&);                           \
+  template LoadedModel<T> load_model<T>(const std::string&);                                                  \
+  template void append_network_tensors<T>(TensorFile&, const nn::Network<T>&, std::string_view);              \
+  template nn::Network<T> network_from_tensors<T>(const TensorFile&, const std::string&, std::string_view,     \
+                                                  std::string_view, bool);
+EBM_INSTANTIATE(float)
+EBM_INSTANTIATE(double)
+#undef EBM_INSTANTIATE
 
 }  // namespace ebm::io

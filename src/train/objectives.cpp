@@ -85,26 +85,27 @@ Mat<T> row_space_basis(const Mat<T>& w) {
 // W0 Q Q^T = W0.
 // k_block is K (k x H0), a leaf of the tape: its gradient is carried to W0 by the caller.
 template <class T>
-ad::Var<T> forward_sm_sum(const Mlp<T>& mlp, ad::Var<T> x, ad::Var<T> k_block, const std::vector<ad::Var<T>>& params) {
-  const Index n = x.rows(), layers = mlp.layers();
-  const ad::Fn fn = activation_fn(mlp.activation());
-  const T p = T(activation_param(mlp.activation()));
-  const ad::Var<T> w0 = params[0];
+ad::Var<T> forward_sm_sum(const DenseChain& chain, ad::Var<T> x, ad::Var<T> k_block, const std::vector<ad::Var<T>>& params) {
+  const Index n = x.rows(), layers = static_cast<Index>(chain.weight.size());
+  const ad::Fn fn = chain.activation;
+  const T p = T(chain.activation_param);
+  auto weight = [&](Index l) { return params[chain.weight[static_cast<std::size_t>(l)]]; };
+  auto bias = [&](Index l) { return params[chain.bias[static_cast<std::size_t>(l)]]; };
   const Index k = k_block.rows();
 
-  ad::Var<T> z = ad::linear(x, w0, params[1]);
+  ad::Var<T> z = ad::linear(x, weight(0), bias(0));
   ad::Var<T> jac = ad::repeat_rows(ad::apply(fn, z, 1, p), k) * ad::tile_rows(k_block, n);
   ad::Var<T> lap = ad::apply(fn, z, 2, p) * ad::col_sums(ad::square(k_block));
   for (Index l = 1; l + 1 < layers; ++l) {
-    const ad::Var<T> w = params[2 * static_cast<std::size_t>(l)];
-    z = ad::linear(ad::apply(fn, z, 0, p), w, params[2 * static_cast<std::size_t>(l) + 1]);
+    const ad::Var<T> w = weight(l);
+    z = ad::linear(ad::apply(fn, z, 0, p), w, bias(l));
     const ad::Var<T> jac_z = ad::matmul(jac, w, Trans::No, Trans::Yes);
     const ad::Var<T> d1 = ad::apply(fn, z, 1, p);
     lap = d1 * ad::matmul(lap, w, Trans::No, Trans::Yes) +
           ad::apply(fn, z, 2, p) * ad::segment_sum_rows(ad::square(jac_z), k);
     jac = ad::repeat_rows(d1, k) * jac_z;
   }
-  const ad::Var<T> w_out = params[2 * static_cast<std::size_t>(layers - 1)];
+  const ad::Var<T> w_out = weight(layers - 1);
   const ad::Var<T> grad_e = ad::matmul(jac, w_out, Trans::No, Trans::Yes);  // (N k) x 1
   const ad::Var<T> lap_e = ad::matmul(lap, w_out, Trans::No, Trans::Yes);   // N x 1
   return ad::sum(ad::square(grad_e)) * T(0.5) - ad::sum(lap_e);
@@ -112,13 +113,13 @@ ad::Var<T> forward_sm_sum(const Mlp<T>& mlp, ad::Var<T> x, ad::Var<T> k_block, c
 
 template <class T>
 void require_smooth(const Model<T>& model, std::string_view objective) {
-  const Mlp<T>* mlp = model.mlp();
-  if (mlp && !activation_is_smooth(mlp->activation())) {
-    throw InvalidArgument(std::string(objective) + ": the model's activation is " +
-                          std::string(activation_name(mlp->activation())) +
-                          ", whose second derivative is zero almost everywhere, so the Laplacian term "
-                          "vanishes and the loss has no minimum; use a smooth activation (softplus, silu, "
-                          "tanh, gelu, elu) or denoising score matching / cd");
+  if (model.conditional())
+    throw InvalidArgument(std::string(objective) + ": the model is noise-conditional; train it with dsm over a noise ladder");
+  const std::string issue = model.second_order_issue();
+  if (!issue.empty()) {
+    throw InvalidArgument(std::string(objective) + ": the model uses " + issue +
+                          ", so the Laplacian term vanishes and the loss has no minimum; use a smooth activation "
+                          "(softplus, silu, tanh, gelu, elu) or denoising score matching / cd");
   }
 }
 
@@ -147,14 +148,16 @@ LossResult<T> finish(ad::Tape<T>& t, ad::Var<T> loss, const std::vector<ad::Var<
 constexpr Index kForwardBlockNumbers = Index{1} << 16;
 
 template <class T>
-LossResult<T> forward_exact_loss(ad::Tape<T>& t, const Model<T>& model, const Mlp<T>& mlp, const Mat<T>& x,
+LossResult<T> forward_exact_loss(ad::Tape<T>& t, const Model<T>& model, const DenseChain& chain, const Mat<T>& x,
                                  bool with_gradient) {
-  const Index n = x.rows(), d = x.cols(), h0 = mlp.weight(0).rows();
-  const Mat<T> basis = d > h0 ? row_space_basis(mlp.weight(0)) : Mat<T>();
-  const Mat<T> k_value = basis.size() > 0 ? Mat<T>(basis.transpose() * mlp.weight(0).transpose())
-                                          : Mat<T>(mlp.weight(0).transpose());
+  const std::vector<ParameterSpec> specs = model.parameter_specs();
+  t.reset();
+  const Mat<T> w0 = model.bind(t, false)[chain.weight[0]].value();
+  const Index n = x.rows(), d = x.cols(), h0 = w0.rows();
+  const Mat<T> basis = d > h0 ? row_space_basis(w0) : Mat<T>();
+  const Mat<T> k_value = basis.size() > 0 ? Mat<T>(basis.transpose() * w0.transpose()) : Mat<T>(w0.transpose());
   Index width = 1;
-  for (Index l = 0; l + 1 < mlp.layers(); ++l) width = std::max(width, mlp.weight(l).rows());
+  for (std::size_t l = 0; l + 1 < chain.weight.size(); ++l) width = std::max(width, specs[chain.weight[l]].rows);
   const Index per_block = std::max<Index>(1, kForwardBlockNumbers / (k_value.rows() * width));
   LossResult<T> r;
   double sum = 0;
@@ -164,7 +167,7 @@ LossResult<T> forward_exact_loss(ad::Tape<T>& t, const Model<T>& model, const Ml
     t.reset();
     auto leaves = model.bind(t, true);
     const ad::Var<T> k_block = t.variable_ref(k_value);
-    const ad::Var<T> block_sum = forward_sm_sum(mlp, t.constant_ref(block), k_block, leaves) * (T(1) / T(n));
+    const ad::Var<T> block_sum = forward_sm_sum(chain, t.constant_ref(block), k_block, leaves) * (T(1) / T(n));
     sum += static_cast<double>(block_sum.item());
     if (!with_gradient) continue;
     leaves.push_back(k_block);
@@ -179,8 +182,9 @@ LossResult<T> forward_exact_loss(ad::Tape<T>& t, const Model<T>& model, const Ml
     // K = Q^T W0^T (or W0^T): dW0 += dK^T Q^T (or dK^T).
     const Mat<T> dk = std::move(r.gradients.back());
     r.gradients.pop_back();
-    if (basis.size() > 0) r.gradients[0].noalias() += dk.transpose() * basis.transpose();
-    else r.gradients[0] += dk.transpose();
+    Mat<T>& dw0 = r.gradients[chain.weight[0]];
+    if (basis.size() > 0) dw0.noalias() += dk.transpose() * basis.transpose();
+    else dw0 += dk.transpose();
   }
   return r;
 }
@@ -188,10 +192,11 @@ LossResult<T> forward_exact_loss(ad::Tape<T>& t, const Model<T>& model, const Ml
 template <class T>
 LossResult<T> exact_loss(ad::Tape<T>& t, const Model<T>& model, const Mat<T>& x, LaplacianRoute route, bool with_gradient) {
   require_smooth(model, "exact score matching");
-  const Mlp<T>* mlp = model.mlp();
+  const std::optional<DenseChain> chain = model.dense_chain();
   if (route == LaplacianRoute::Forward)
-    require(mlp && mlp->layers() >= 2, "exact score matching", "the forward route needs an MLP with a hidden layer");
-  if (route != LaplacianRoute::Naive && mlp && mlp->layers() >= 2) return forward_exact_loss(t, model, *mlp, x, with_gradient);
+    require(chain.has_value(), "exact score matching",
+            "the forward route needs a plain MLP (linear layers and one activation, a hidden layer at least)");
+  if (route != LaplacianRoute::Naive && chain) return forward_exact_loss(t, model, *chain, x, with_gradient);
   t.reset();
   const auto params = model.bind(t, true);
   return finish(t, naive_sm_sum(t, model, x, params) * (T(1) / T(x.rows())), params, with_gradient);
@@ -308,9 +313,14 @@ struct Objective<T>::Impl {
     tape.reset();
     const auto params = model.bind(tape, true);
     const ad::Var<T> xv = tape.variable_ref(noisy);
-    const ad::Var<T> g = energy_gradient(tape, model, xv, params);
-    // One level: 1/2 |sigma s + eps|^2. A ladder with E/sigma and weight sigma^2: 1/2 |s + eps|^2.
-    const ad::Var<T> residual = tape.constant_ref(eps) - (o.noise_levels == 1 ? g * T(o.sigma) : g);
+    // A noise-conditional model: E(x | sigma), loss 1/2 |sigma s(x~, sigma) + eps|^2 (NCSN's
+    // sigma^2-weighted denoising loss). Unconditional: one level, 1/2 |sigma s + eps|^2; a ladder
+    // with E/sigma and weight sigma^2: 1/2 |s + eps|^2.
+    const bool conditional = model.conditional();
+    const ad::Var<T> e = model.energy(xv, params, conditional ? tape.constant_ref(sigma_col) : ad::Var<T>());
+    const ad::Var<T> g = tape.grad(ad::sum(e), {xv}, {.create_graph = true})[0];
+    const ad::Var<T> scaled = conditional ? g * tape.constant_ref(sigma_col) : (o.noise_levels == 1 ? g * T(o.sigma) : g);
+    const ad::Var<T> residual = tape.constant_ref(eps) - scaled;
     return finish(tape, ad::sum(ad::square(residual)) * (T(0.5) / T(n)), params, with_gradient);
   }
 
@@ -334,6 +344,8 @@ struct Objective<T>::Impl {
   }
 
   LossResult<T> contrastive(const Model<T>& model, const Mat<T>& x, std::uint64_t step, bool with_gradient) {
+    if (model.conditional())
+      throw InvalidArgument("contrastive divergence: the model is noise-conditional; train it with dsm over a noise ladder");
     const Index n = x.rows();
     Mat<T> negatives;
     std::vector<Index> picked;

@@ -1,6 +1,7 @@
 #include <ebm/train/trainer.hpp>
 
 #include <ebm/core/check.hpp>
+#include <ebm/core/rng.hpp>
 #include <ebm/data/dataset.hpp>
 
 #include <chrono>
@@ -18,6 +19,8 @@ constexpr std::uint64_t kHeldOutDraws = std::uint64_t{1} << 62;
 void TrainerOptions::validate() const {
   const char* where = "TrainerOptions";
   require(steps >= 0, where, [&] { return "steps must be >= 0, got " + std::to_string(steps); });
+  require(flip_width == 0 || (flip_height >= 1 && flip_width >= 1 && flip_channels >= 1), where,
+          "flip_height, flip_width and flip_channels must be >= 1 when flipping");
   require(batch_size >= 1, where, [&] { return "batch_size must be >= 1, got " + std::to_string(batch_size); });
   if (optimizer == OptimizerKind::Adam) adam.validate();
   else sgd.validate();
@@ -82,11 +85,34 @@ double Trainer<T>::evaluate(const Mat<T>& x) {
   return double(impl_->objective.evaluate(impl_->model, x, static_cast<std::int64_t>(kHeldOutDraws + std::uint64_t(impl_->step)), false).loss);
 }
 
+namespace {
+constexpr std::uint64_t kFlipStream = 0x666c6970;  // "flip": apart from the objectives' streams
+
+// Mirrors each image row left to right with probability 1/2.
+template <class T>
+void flip_images(Mat<T>& batch, const TrainerOptions& o, std::int64_t step) {
+  std::vector<double> u(static_cast<std::size_t>(batch.rows()));
+  CounterRng(o.seed, kFlipStream).uniform<double>(static_cast<std::uint64_t>(step), std::span<double>(u.data(), u.size()));
+  const Index h = o.flip_height, w = o.flip_width, c = o.flip_channels;
+  for (Index i = 0; i < batch.rows(); ++i) {
+    if (u[static_cast<std::size_t>(i)] >= 0.5) continue;
+    T* row = batch.row(i).data();
+    for (Index y = 0; y < h; ++y)
+      for (Index x = 0; x < w / 2; ++x)
+        for (Index k = 0; k < c; ++k) std::swap(row[(y * w + x) * c + k], row[(y * w + (w - 1 - x)) * c + k]);
+  }
+}
+}  // namespace
+
 template <class T>
 TrainResult Trainer<T>::run(const Mat<T>& train, const Mat<T>* held_out, const std::function<void(const TrainProgress&)>& progress,
                             std::int64_t stop_at) {
   Impl& s = *impl_;
   const char* where = "Trainer::run";
+  require(s.o.flip_width == 0 || s.o.flip_height * s.o.flip_width * s.o.flip_channels == s.model.dim(), where, [&] {
+    return "flipped images of " + std::to_string(s.o.flip_height) + "x" + std::to_string(s.o.flip_width) + "x" +
+           std::to_string(s.o.flip_channels) + " do not match the model's dimension " + std::to_string(s.model.dim());
+  });
   require(train.rows() >= 1 && train.cols() == s.model.dim(), where, [&] {
     return "training data has shape " + shape_str(train) + ", expected Nx" + std::to_string(s.model.dim()) + " with N >= 1";
   });
@@ -121,6 +147,7 @@ TrainResult Trainer<T>::run(const Mat<T>& train, const Mat<T>* held_out, const s
   while (s.step < end && !s.early.should_stop()) {
     batcher.indices(s.step, rows);
     gather_rows(train, rows, batch);
+    if (s.o.flip_width > 0) flip_images(batch, s.o, s.step);
     LossResult<T> r = s.objective.evaluate(s.model, batch, s.step, true);
     report.grad_norm = clip_grad_norm(r.gradients, s.o.clip_norm);
     report.lr = s.optimizer.base_lr() * s.o.schedule.factor(s.step);

@@ -75,6 +75,9 @@ enum class Op : std::uint8_t {
   TileRows,       // a stacked k times: N x D -> k*N x D
   BlockSumRows,   // sum of k consecutive blocks of rows: k*N x D -> N x D
   Transpose,
+  Reshape,        // the same numbers as rows x cols
+  Unfold,         // image patches as rows (ad/patches.hpp); geometry in indices
+  Fold,           // the adjoint of Unfold
 };
 
 std::string_view op_name(Op op);
@@ -93,7 +96,7 @@ struct Node {
   std::int32_t in[3] = {-1, -1, -1};
   T p0 = 0, p1 = 0;                 // affine alpha, beta; pow exponent; elu alpha
   Index i0 = 0, i1 = 0;             // start, count, total, repeat factor
-  std::vector<Index> indices;       // SelectCols, ScatterCols
+  std::vector<Index> indices;       // SelectCols, ScatterCols; Unfold/Fold geometry
   Index rows = 0, cols = 0;
   const T* external = nullptr;      // leaf that refers to caller-owned memory
   const T* transposed = nullptr;    // optional caller-owned transpose of such a leaf (cols x rows)

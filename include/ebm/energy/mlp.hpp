@@ -4,8 +4,11 @@
 // from torch one to one.
 #include <ebm/ad/tape.hpp>
 #include <ebm/core/types.hpp>
+#include <ebm/nn/network.hpp>
+#include <ebm/nn/parameter.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,6 +62,14 @@ class Mlp {
     parameters_changed();
   }
 
+  /// The model seam (train/model.hpp): names as torch.nn.Sequential ("0.weight", "0.bias",
+  /// "2.weight", ...), copies of the values, and the capabilities.
+  std::vector<ParameterSpec> parameter_specs() const;
+  std::vector<Mat<T>> parameter_values() const;
+  /// Present for two or more layers: exact SM propagates the Laplacian forward.
+  std::optional<DenseChain> dense_chain() const;
+  std::string second_order_issue() const;
+
   /// The parameters as leaves on a tape, without copying: weight_0, bias_0, weight_1, ...
   /// Valid until the tape's reset() and while the parameters are unchanged. Each weight leaf
   /// carries the MLP's cached transpose, so x W^T needs no transposition per step.
@@ -81,7 +92,19 @@ class Mlp {
   Activation activation_;
 };
 
+/// The equivalent network ({"type": "mlp", ...}, the same tensors): equal energies bit for bit.
+template <class T>
+nn::Network<T> to_network(const Mlp<T>& mlp);
+/// The Mlp of a network that offers the DenseChain capability (a plain MLP); InvalidArgument
+/// naming the network otherwise.
+template <class T>
+Mlp<T> to_mlp(const nn::Network<T>& network);
+
 extern template class Mlp<float>;
 extern template class Mlp<double>;
+extern template nn::Network<float> to_network<float>(const Mlp<float>&);
+extern template nn::Network<double> to_network<double>(const Mlp<double>&);
+extern template Mlp<float> to_mlp<float>(const nn::Network<float>&);
+extern template Mlp<double> to_mlp<double>(const nn::Network<double>&);
 
 }  // namespace ebm

@@ -20,7 +20,7 @@ namespace ebm::io {
 
 template <class T>
 struct Checkpoint {
-  Mlp<T> mlp;
+  nn::Network<T> network;
   ModelInfo info;
   TrainerState<T> state;
   std::string config_json;
@@ -28,15 +28,15 @@ struct Checkpoint {
 
 /// Writes atomically; throws InvalidArgument for an inconsistent state, IoError on failure.
 template <class T>
-void save_checkpoint(const std::string& path, const Mlp<T>& mlp, const ModelInfo& info, const TrainerState<T>& state,
+void save_checkpoint(const std::string& path, const nn::Network<T>& network, const ModelInfo& info, const TrainerState<T>& state,
                      std::string_view config_json);
 /// Throws IoError / FormatError naming the file and what is wrong.
 template <class T>
 Checkpoint<T> load_checkpoint(const std::string& path);
 
-extern template void save_checkpoint<float>(const std::string&, const Mlp<float>&, const ModelInfo&,
+extern template void save_checkpoint<float>(const std::string&, const nn::Network<float>&, const ModelInfo&,
                                             const TrainerState<float>&, std::string_view);
-extern template void save_checkpoint<double>(const std::string&, const Mlp<double>&, const ModelInfo&,
+extern template void save_checkpoint<double>(const std::string&, const nn::Network<double>&, const ModelInfo&,
                                              const TrainerState<double>&, std::string_view);
 extern template Checkpoint<float> load_checkpoint<float>(const std::string&);
 extern template Checkpoint<double> load_checkpoint<double>(const std::string&);

@@ -33,6 +33,10 @@ struct TrainerOptions {
   std::int64_t patience = 0;     // early stopping after this many evaluations without improvement (0: off)
   double min_delta = 0;
   std::int64_t report_every = 1;  // progress callback period in steps
+  // Augmentation: each training row, an image of flip_height x flip_width x flip_channels
+  // (channels last, ad/patches.hpp), mirrored left to right with probability 1/2, a function of
+  // (seed, step, position in the batch). flip_width = 0: off.
+  Index flip_height = 0, flip_width = 0, flip_channels = 1;
   void validate() const;
 };
 
