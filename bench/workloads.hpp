@@ -57,6 +57,12 @@ Workload make_peer_workload(const std::string& name, Shape shape);
 /// Every case of WORKLOADS.md. Construction is cheap; the state grows at the first step.
 std::vector<Workload> peer_workloads();
 
+/// For each architecture file (docs/networks.md), batches 1, 32 and 128: "<stem>/forward" (E),
+/// "<stem>/grad_x" (grad_x E) and "<stem>/dsm_step" (one Adam step of denoising score matching
+/// over a 10-level ladder, sigma 1 to 0.01: the double backward), on inputs uniform in [0, 1];
+/// conditional networks at sigma 0.1 for forward and grad_x. Shape: {batch, D, 0}.
+std::vector<Workload> network_workloads(const std::vector<std::string>& architecture_files);
+
 struct Timing {
   double median_ms;
   long reps;

@@ -195,13 +195,13 @@ int main(int argc, char** argv) try {
   const bool resume = !args.str("resume").empty();
   if (resume) {
     auto checkpoint = ebm::io::load_checkpoint<float>(args.str("resume"));
-    mlp = std::move(checkpoint.mlp);
+    mlp = ebm::to_mlp(checkpoint.network);
     resumed = std::move(checkpoint.state);
     std::printf("resuming from %s at step %lld\n", args.str("resume").c_str(), static_cast<long long>(resumed.step));
   }
   const bool train_now = args.str("model").empty();
   if (!train_now) {
-    mlp = ebm::io::load_model<float>(args.str("model")).mlp;
+    mlp = ebm::to_mlp(ebm::io::load_model<float>(args.str("model")).network);
     std::printf("loaded %s; not training\n", args.str("model").c_str());
   }
   ebm::ModelOf<float, ebm::Mlp<float>> model(mlp);
@@ -266,7 +266,7 @@ int main(int argc, char** argv) try {
     trainer.run(train, &held_out, on_progress, stop);
     steps_this_run += trainer.step() - from;
     info.step = trainer.step();
-    ebm::io::save_checkpoint(checkpoint_path, mlp, info, trainer.state(), config);
+    ebm::io::save_checkpoint(checkpoint_path, ebm::to_network(mlp), info, trainer.state(), config);
   }
   const double train_seconds = since(t0);
   if (train_now && trainer.step() < options.steps) {

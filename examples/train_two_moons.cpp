@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
   const auto loaded = ebm::io::load_model<float>(path);
   ebm::ad::Tape<float> tape;
   const ebm::Vec<float> before = mlp.energy(tape, held_out);
-  const ebm::Vec<float> after = loaded.mlp.energy(tape, held_out);
+  const ebm::Vec<float> after = ebm::to_mlp(loaded.network).energy(tape, held_out);
   const float max_diff = (before - after).cwiseAbs().maxCoeff();
   std::printf("saved %s (step %lld); reloaded energies differ by at most %g on %lld points\n", path.c_str(),
               static_cast<long long>(loaded.info.step), static_cast<double>(max_diff),

@@ -45,20 +45,21 @@ std::vector<Index> encode(const PatchGeometry& g) {
 
 // Calls visit(image_offset, patch_offset) for every in-image kernel tap of image n's patches,
 // with offsets to the first channel; channels are contiguous on both sides. Rows of output
-// pixels [oy0, oy1).
-template <class Visit>
-void for_each_tap(const PatchGeometry& g, Index oy0, Index oy1, Visit&& visit) {
+// pixels [oy0, oy1). outside(patch_offset) for the taps that fall in the padding.
+template <class Visit, class Outside>
+void for_each_tap(const PatchGeometry& g, Index oy0, Index oy1, Visit&& visit, Outside&& outside) {
   const Index wo = g.out_width(), c = g.channels, patch = g.patch_size();
   for (Index oy = oy0; oy < oy1; ++oy)
     for (Index ox = 0; ox < wo; ++ox) {
       const Index row = (oy * wo + ox) * patch;
       for (Index ky = 0; ky < g.kernel_h; ++ky) {
         const Index y = oy * g.stride - g.padding + ky * g.dilation;
-        if (y < 0 || y >= g.height) continue;
+        const bool row_inside = y >= 0 && y < g.height;
         for (Index kx = 0; kx < g.kernel_w; ++kx) {
           const Index x = ox * g.stride - g.padding + kx * g.dilation;
-          if (x < 0 || x >= g.width) continue;
-          visit((y * g.width + x) * c, row + (ky * g.kernel_w + kx) * c);
+          const Index po = row + (ky * g.kernel_w + kx) * c;
+          if (row_inside && x >= 0 && x < g.width) visit((y * g.width + x) * c, po);
+          else outside(po);
         }
       }
     }
@@ -87,9 +88,13 @@ Var<T> reshape(Var<T> a, Index rows, Index cols) {
     throw InvalidArgument(std::string(where) + ": cannot reshape " + shape_str(a.rows(), a.cols()) + " to " +
                           shape_str(rows, cols));
   if (rows == a.rows()) return a;
-  const std::int32_t id = t.push(Op::Reshape, a.id(), -1, rows, cols);
-  const Index n = rows * cols;
-  if (n > 0) std::memcpy(t.node(id).buffer.data(), t.node(a.id()).data(), static_cast<std::size_t>(n) * sizeof(T));
+  // A view of the input's numbers, no copy: a node's data stays where it is until reset() (node
+  // buffers move with the node array, their heap blocks do not).
+  const std::int32_t id = t.push(Op::Reshape, a.id(), -1, 0, 0);
+  auto& n = t.node(id);
+  n.rows = rows;
+  n.cols = cols;
+  n.external = t.node(a.id()).data();
   return t.finish(id);
 }
 
@@ -114,8 +119,12 @@ Var<T> unfold(Var<T> x, const PatchGeometry& g) {
       const Index img = item / ho, oy = item % ho;
       T* o = out + img * per_image;
       const T* src = in + img * g.image_size();
-      std::fill(o + oy * g.out_width() * g.patch_size(), o + (oy + 1) * g.out_width() * g.patch_size(), T(0));
-      for_each_tap(g, oy, oy + 1, [&](Index io, Index po) { std::copy(src + io, src + io + c, o + po); });
+      for_each_tap(
+          g, oy, oy + 1,
+          [&](Index io, Index po) {
+            for (Index k = 0; k < c; ++k) o[po + k] = src[io + k];  // c is small: a loop, not a memmove call
+          },
+          [&](Index po) { std::fill(o + po, o + po + c, T(0)); });
     }
   });
   return t.finish(id);
@@ -143,9 +152,11 @@ Var<T> fold(Var<T> patches, const PatchGeometry& g) {
       T* o = out + img * g.image_size();
       const T* src = in + img * per_image;
       std::fill(o, o + g.image_size(), T(0));
-      for_each_tap(g, 0, ho, [&](Index io, Index po) {
-        for (Index k = 0; k < c; ++k) o[io + k] += src[po + k];
-      });
+      for_each_tap(
+          g, 0, ho, [&](Index io, Index po) {
+            for (Index k = 0; k < c; ++k) o[io + k] += src[po + k];
+          },
+          [](Index) {});
     }
   });
   return t.finish(id);

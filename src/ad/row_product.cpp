@@ -50,10 +50,18 @@ inline void block(const T* a, Index lda, const T* b, Index ldb, Index K, const T
 }
 
 // All rows against one panel of V packets of columns (the panel stays in L1 across rows).
+#if defined(__AVX512F__)
+constexpr int kRegisters = 32;
+#else
+constexpr int kRegisters = 16;  // AVX2
+#endif
+
 template <class T, int V>
 void panel(const T* a, Index lda, Index n, const T* b, Index ldb, Index K, const T* bias, T* out, Index ldo,
            Index cols) {
-  constexpr int R = V >= 4 ? 6 : 8;  // 24 or 8 accumulators: fits the 32 AVX-512 registers
+  // R x V accumulators plus V operand packets and a broadcast must fit the vector registers
+  // (32 with AVX-512, 16 with AVX2); the blocking never changes a result (see block).
+  constexpr int R = kRegisters == 32 ? (V >= 4 ? 6 : 8) : (V >= 4 ? 2 : V == 2 ? 6 : 8);
   Index i = 0;
   for (; i + R <= n; i += R) block<T, R, V>(a + i * lda, lda, b, ldb, K, bias, out + i * ldo, ldo, cols);
   // The remaining rows in blocks of 4, 2, 1: enough independent chains to hide FMA latency.
@@ -106,6 +114,9 @@ void row_product(const T* a, Index lda, Index n, Index K, const T* b, Index ldb,
       for (Index i = 0; i < n; ++i) block<T, 1, 8>(a + i * lda, lda, b + j, ldb, K, bias ? bias + j : nullptr, out + i * ldo + j, ldo, 2 * W);
   }
   for (; j + W <= M; j += W) panel<T, 4>(a, lda, n, b + j, ldb, K, bias ? bias + j : nullptr, out + j, ldo, W);
+  // Two packets at once (16 float columns: a conv layer of 16 channels) read a's rows half as often.
+  for (; j + 2 * P <= M; j += 2 * P)
+    panel<T, 2>(a, lda, n, b + j, ldb, K, bias ? bias + j : nullptr, out + j, ldo, 2 * P);
   for (; j < M; j += P) panel<T, 1>(a, lda, n, b + j, ldb, K, bias ? bias + j : nullptr, out + j, ldo, std::min(P, M - j));
 }
 

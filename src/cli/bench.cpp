@@ -26,6 +26,7 @@ struct BenchArgs {
   int threads = 0;
   std::string only;
   std::string export_dir;
+  std::vector<std::string> networks;
 };
 
 // True when `only` is empty or one of its comma-separated tokens selects w: a token NAME selects
@@ -70,10 +71,14 @@ void run_export(std::vector<bench::Workload>& workloads, const BenchArgs& args) 
 void run_bench(const BenchArgs& args) {
   if (args.threads > 0) set_num_threads(args.threads);
   const int threads = num_threads();
-  auto workloads = args.peer ? bench::peer_workloads() : bench::engine_workloads();
+  if (!args.networks.empty() && args.peer) throw UsageError("--network: excludes --peer");
+  auto workloads = !args.networks.empty() ? bench::network_workloads(args.networks)
+                   : args.peer            ? bench::peer_workloads()
+                                          : bench::engine_workloads();
   if (!args.export_dir.empty() && !args.peer) throw InvalidArgument("--export: needs --peer");
-  const double budget = args.peer ? (args.quick ? 0.5 : 2.0) : (args.quick ? 0.1 : 0.5);
-  const long max_reps = args.peer ? 200 : 1000000;
+  const bool long_steps = args.peer || !args.networks.empty();
+  const double budget = long_steps ? (args.quick ? 0.5 : 2.0) : (args.quick ? 0.1 : 0.5);
+  const long max_reps = long_steps ? 200 : 1000000;
   const bool any = std::any_of(workloads.begin(), workloads.end(),
                                [&](const bench::Workload& w) { return selected(args.only, w); });
   if (!any) {
@@ -84,12 +89,13 @@ void run_bench(const BenchArgs& args) {
   }
   if (!args.export_dir.empty()) return run_export(workloads, args);
   if (!args.json) {
-    std::printf("ebm bench: MLP D->H->H->1, softplus, float32, %d thread(s); median wall time per step\n", threads);
+    std::printf("ebm bench: %s, float32, %d thread(s); median wall time per step\n",
+                args.networks.empty() ? "MLP D->H->H->1, softplus" : "architecture files", threads);
     std::printf("%-36s %14s %12s\n", "Benchmark", "Time", "Iterations");
   }
   for (auto& w : workloads) {
     if (!selected(args.only, w)) continue;
-    const auto t = bench::time_workload(w, budget, 2, max_reps);
+    const auto t = bench::time_workload(w, budget, 3, max_reps);
     if (args.json) {
       nlohmann::json line = {{"impl", "ebm"},        {"workload", w.name}, {"batch", w.shape.batch},
                              {"dim", w.shape.dim},   {"width", w.shape.width}, {"threads", threads},
@@ -124,6 +130,9 @@ void add_bench(CLI::App& app, Context& ctx) {
   sub->add_flag("--quick", args->quick, "Shorter timing budget per case");
   sub->add_option("--only", args->only,
                   "Comma-separated workload names to run, NAME or NAME:DIM (e.g. langevin,grad_x or sm_exact:784)");
+  sub->add_option("--network", args->networks,
+                  "Time forward, grad_x and a DSM step of this architecture file (repeatable) at batches 1, 32 and 128, "
+                  "as bench/torch_networks.py does in PyTorch");
   sub->add_option("--export", args->export_dir,
                   "With --peer: write model, batch, draws and ebm's losses of sm_exact/ssm/dsm to this directory "
                   "for the PyTorch loss check, instead of timing");

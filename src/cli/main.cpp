@@ -1,5 +1,6 @@
 // The ebm command. Errors become one line on stderr, "ebm <subcommand>: <what>": exit 2 for usage
 // errors (the command line, a --config file, a bad flag value), 1 for everything else.
+#include <ebm/core/memory.hpp>
 #include "commands.hpp"
 
 #include <ebm/core/error.hpp>
@@ -57,6 +58,7 @@ void prefer_passive_waiting(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   prefer_passive_waiting(argc, argv);
+  ebm::retain_freed_memory();
   CLI::App app{"ebm: energy-based generative models — learn, score, sample, evaluate"};
   app.name("ebm");
   app.set_version_flag("--version", std::string("ebm ") + EBM_VERSION);
