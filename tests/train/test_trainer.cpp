@@ -278,17 +278,17 @@ TEST_P(Resume, SplitRunEqualsUninterruptedRunBitForBit) {
     trainer.run(data, &held_out, {}, c.steps / 2);
     ASSERT_EQ(trainer.step(), c.steps / 2);
     info.step = trainer.step();
-    ebm::io::save_checkpoint((dir / "half.ckpt").string(), first, info, trainer.state(), "{}");
+    ebm::io::save_checkpoint((dir / "half.ckpt").string(), ebm::to_network(first), info, trainer.state(), "{}");
   }
   {
     ebm::io::Checkpoint<float> ckpt = ebm::io::load_checkpoint<float>((dir / "half.ckpt").string());
-    ebm::ModelOf<float, ebm::Mlp<float>> model(ckpt.mlp);
+    ebm::ModelOf<float, ebm::nn::Network<float>> model(ckpt.network);  // resumed as the equivalent network
     ebm::Trainer<float> trainer(model, objective, t);
     trainer.load_state(std::move(ckpt.state));
     trainer.run(data, &held_out);
     ASSERT_EQ(trainer.step(), c.steps);
     info.step = trainer.step();
-    ebm::io::save_model((dir / "resumed.safetensors").string(), ckpt.mlp, info);
+    ebm::io::save_model((dir / "resumed.safetensors").string(), ckpt.network, info);
   }
   const std::string a = slurp(dir / "whole.safetensors"), b = slurp(dir / "resumed.safetensors");
   ASSERT_FALSE(a.empty());
