@@ -229,10 +229,21 @@ void run_images(const PlotArgs& a, const Globals& g) {
   if (s.x.cols() != h * w)
     throw FormatError(a.samples + " has " + std::to_string(s.x.cols()) + " values per row but --shape " + a.shape +
                       " needs " + std::to_string(h * w));
-  const Index n = std::min<Index>(a.count, s.x.rows());
-  save(images_figure(s.x.topRows(n), h, w,
-                     or_default(a.title, std::to_string(n) + " images of " + base(a.samples))),
-       a, g, "images");
+  // A samples file (chain, step, x...) shows one image per chain: its last draw.
+  MatD images = s.x;
+  if (s.chain.size() > 0) {
+    std::vector<Index> last;
+    for (Index r = 0; r < s.x.rows(); ++r) {
+      if (r + 1 < s.x.rows() && s.chain(r + 1) == s.chain(r)) continue;
+      last.push_back(r);
+    }
+    images.resize(static_cast<Index>(last.size()), s.x.cols());
+    for (std::size_t i = 0; i < last.size(); ++i) images.row(static_cast<Index>(i)) = s.x.row(last[i]);
+  }
+  const Index n = std::min<Index>(a.count, images.rows());
+  const std::string what = s.chain.size() > 0 ? " chains of " : " images of ";
+  save(images_figure(images.topRows(n), h, w, or_default(a.title, std::to_string(n) + what + base(a.samples))), a, g,
+       "images");
 }
 
 }  // namespace

@@ -252,8 +252,8 @@ nn::Network<T> network_from_tensors(const TensorFile& file, const std::string& a
   // built: sizes from a hostile header must not decide an allocation.
   std::vector<Mat<T>> params;
   for (const auto& spec : summary.parameters)
-    params.push_back(finite_parameter<T>(file.at(std::string(prefix) + spec.name, file_name), spec.rows, spec.cols,
-                                         spec.rows == 1, file_name));
+    params.push_back(finite_parameter<T>(file.at(std::string(prefix) + spec.name, file_name),
+                                         spec.rows == 1 ? spec.cols : spec.rows, spec.cols, spec.rows == 1, file_name));
   nn::Network<T> network = nn::Network<T>::from_json(summary.canonical, 0);
   network.edit_parameters([&](const std::vector<Mat<T>*>& p) {
     for (std::size_t k = 0; k < p.size(); ++k) *p[k] = std::move(params[k]);

@@ -109,9 +109,10 @@ struct LayerSpec {
 
 /// Every layer type (registry.cpp).
 const std::vector<LayerSpec>& layer_specs();
-/// Builds layers[i] of a JSON array, prefixing parameter names with prefix + "i.".
+/// Builds the layers in owner's array `key` ("layers", or a residual's "body"), prefixing
+/// parameter names with prefix + "i.".
 template <class T>
-std::vector<std::unique_ptr<Layer<T>>> build_sequence(const Fields& owner, const json& layers, Shape input,
+std::vector<std::unique_ptr<Layer<T>>> build_sequence(const Fields& owner, const std::string& key, Shape input,
                                                       Builder<T>& b, const std::string& prefix);
 
 /// The network-wide part of a description: conditioning and head.

@@ -201,7 +201,7 @@ class Residual final : public Layer<T> {
  public:
   Residual(const Fields& f, Shape in, Builder<T>& b) : in_(in) {
     const std::string prefix = b.prefix;
-    body_ = build_sequence<T>(f, f.array("body"), in, b, prefix + "body.");
+    body_ = build_sequence<T>(f, "body", in, b, prefix + "body.");
     b.prefix = prefix;
     const Shape out = body_.empty() ? in : body_.back()->output_shape();
     if (out.size() != in.size() || out.channels != in.channels)

@@ -106,13 +106,14 @@ std::size_t Builder<T>::add(const std::string& name, Index rows, Index cols, con
 }
 
 template <class T>
-std::vector<std::unique_ptr<Layer<T>>> build_sequence(const Fields& owner, const json& layers, Shape input,
+std::vector<std::unique_ptr<Layer<T>>> build_sequence(const Fields& owner, const std::string& key, Shape input,
                                                       Builder<T>& b, const std::string& prefix) {
+  const json& layers = owner.array(key);
   std::vector<std::unique_ptr<Layer<T>>> out;
   Shape shape = input;
   const auto& specs = layer_specs();
   for (std::size_t i = 0; i < layers.size(); ++i) {
-    const Fields f = owner.child(layers[i], prefix + std::to_string(i));
+    const Fields f = owner.child(layers[i], key + "[" + std::to_string(i) + "]");
     const std::string type = f.text("type", "");
     const auto spec = std::find_if(specs.begin(), specs.end(), [&](const LayerSpec& s) { return type == s.type; });
     if (spec == specs.end()) f.fail("layer type '" + type + "' is unknown (known: " + join(layer_types()) + ")");
@@ -229,7 +230,7 @@ Network<T> Network<T>::build(std::string_view architecture, std::uint64_t seed, 
   plan->sigma_power = static_cast<int>(top.integer("sigma_power", 0, 0));
   if (plan->sigma_power > 2) top.fail("'sigma_power' must be 0, 1 or 2, got " + std::to_string(plan->sigma_power));
   if (plan->sigma_power > 0 && !plan->conditional) top.fail("'sigma_power' needs a \"condition\"");
-  auto layers = detail::build_sequence<T>(top, top.array("layers"), net.input_, b, "");
+  auto layers = detail::build_sequence<T>(top, "layers", net.input_, b, "");
   const Shape out = layers.empty() ? net.input_ : layers.back()->output_shape();
   if (!plan->quadratic && out.size() != 1)
     top.fail("the last layer gives " + std::to_string(out.size()) + " numbers per sample; a scalar energy needs 1 (end with {\"type\": \"linear\", \"out\": 1})");
@@ -378,8 +379,8 @@ template struct AtNoiseLevel<double>;
 namespace detail {
 template class Builder<float>;
 template class Builder<double>;
-template std::vector<std::unique_ptr<Layer<float>>> build_sequence<float>(const Fields&, const json&, Shape, Builder<float>&, const std::string&);
-template std::vector<std::unique_ptr<Layer<double>>> build_sequence<double>(const Fields&, const json&, Shape, Builder<double>&, const std::string&);
+template std::vector<std::unique_ptr<Layer<float>>> build_sequence<float>(const Fields&, const std::string&, Shape, Builder<float>&, const std::string&);
+template std::vector<std::unique_ptr<Layer<double>>> build_sequence<double>(const Fields&, const std::string&, Shape, Builder<double>&, const std::string&);
 }  // namespace detail
 
 }  // namespace ebm::nn
