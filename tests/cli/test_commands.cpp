@@ -136,8 +136,9 @@ TEST(CliTrain, WritesAModelWithStandardisationAndAJsonLinesLog) {
   const auto model = ebm::io::load_model<float>(path("t.safetensors"));
   EXPECT_EQ(model.info.step, 60);
   EXPECT_EQ(model.info.objective, "ssm");
-  EXPECT_EQ(model.info.architecture.widths, (std::vector<Index>{2, 16, 16, 1}));
-  EXPECT_EQ(model.mlp.activation(), ebm::Activation::Silu);
+  EXPECT_EQ(model.info.architecture,
+            ebm::nn::Network<float>::from_json(ebm::nn::mlp_architecture({2, 16, 16, 1}, "silu"), 0).architecture());
+  EXPECT_EQ(ebm::to_mlp(model.network).activation(), ebm::Activation::Silu);
   // Standardisation of the 300 training rows: moons spans x in [-3.4, 3.4], y in [-1.7, 2.2].
   ASSERT_EQ(model.info.data_mean.size(), 2u);
   EXPECT_GT(model.info.data_scale[0], 1.0);
@@ -456,7 +457,7 @@ TEST(CliConfig, JsonKeysAreFlagsAndTheCommandLineWins) {
   const auto m = ebm::io::load_model<float>(path("cfg.safetensors"));
   EXPECT_EQ(m.info.step, 7);                   // command line over config
   EXPECT_TRUE(m.info.data_mean.empty());       // no-standardize
-  EXPECT_EQ(m.info.architecture.widths[1], 8);  // from the config
+  EXPECT_EQ(ebm::to_mlp(m.network).weight(0).rows(), 8);  // from the config
   // The global options before the subcommand work too, and equal the config's seed.
   ASSERT_EQ(run("--seed 5 train --data c.csv --model mlp:8 --steps 7 --lr 0.02 --no-standardize --quiet -o cmd.safetensors")
                 .exit_code,
