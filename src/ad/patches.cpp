@@ -87,7 +87,7 @@ Var<T> reshape(Var<T> a, Index rows, Index cols) {
   if (rows < 0 || cols < 0 || rows * cols != a.rows() * a.cols())
     throw InvalidArgument(std::string(where) + ": cannot reshape " + shape_str(a.rows(), a.cols()) + " to " +
                           shape_str(rows, cols));
-  if (rows == a.rows()) return a;
+  if (rows == a.rows() && cols == a.cols()) return a;
   // A view of the input's numbers, no copy: a node's data stays where it is until reset() (node
   // buffers move with the node array, their heap blocks do not).
   const std::int32_t id = t.push(Op::Reshape, a.id(), -1, 0, 0);

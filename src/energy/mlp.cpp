@@ -106,7 +106,7 @@ std::vector<ParameterSpec> Mlp<T>::parameter_specs() const {
   for (std::size_t l = 0; l < weights_.size(); ++l) {
     const std::string index = std::to_string(2 * l);  // activations take the odd indices
     specs.push_back({index + ".weight", weights_[l].rows(), weights_[l].cols()});
-    specs.push_back({index + ".bias", 1, biases_[l].cols()});
+    specs.push_back({index + ".bias", 1, biases_[l].cols(), true});
   }
   return specs;
 }

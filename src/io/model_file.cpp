@@ -228,7 +228,7 @@ void append_network_tensors(TensorFile& file, const nn::Network<T>& network, std
   const auto& values = network.parameter_values();
   for (std::size_t k = 0; k < specs.size(); ++k) {
     const std::string name = std::string(prefix) + specs[k].name;
-    file.tensors.push_back(specs[k].rows == 1 ? tensor_from_row(name, values[k]) : tensor_from(name, values[k]));
+    file.tensors.push_back(specs[k].vector ? tensor_from_row(name, values[k]) : tensor_from(name, values[k]));
   }
 }
 
@@ -253,7 +253,7 @@ nn::Network<T> network_from_tensors(const TensorFile& file, const std::string& a
   std::vector<Mat<T>> params;
   for (const auto& spec : summary.parameters)
     params.push_back(finite_parameter<T>(file.at(std::string(prefix) + spec.name, file_name),
-                                         spec.rows == 1 ? spec.cols : spec.rows, spec.cols, spec.rows == 1, file_name));
+                                         spec.vector ? spec.cols : spec.rows, spec.cols, spec.vector, file_name));
   nn::Network<T> network = nn::Network<T>::from_json(summary.canonical, 0);
   network.edit_parameters([&](const std::vector<Mat<T>*>& p) {
     for (std::size_t k = 0; k < p.size(); ++k) *p[k] = std::move(params[k]);

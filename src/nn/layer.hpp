@@ -42,6 +42,7 @@ class Layer {
 struct Init {
   Index fan_in = 0;
   double constant = 0;
+  bool vector = false;  // a bias or norm parameter: 1-D in files (ParameterSpec::vector)
 };
 
 /// Reads one JSON object; errors are InvalidArgument("<where>: <path>: ...").

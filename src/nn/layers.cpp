@@ -18,7 +18,7 @@ class Linear final : public Layer<T> {
     out_ = f.integer("out", -1, 1);
     b.begin_layer();
     w_ = b.add("weight", out_, in.size(), {.fan_in = in.size()}, true);
-    b_ = b.add("bias", 1, out_, {.fan_in = in.size()});
+    b_ = b.add("bias", 1, out_, {.fan_in = in.size(), .vector = true});
   }
   Shape output_shape() const override { return {1, 1, out_}; }
   Var<T> forward(Var<T> x, const ForwardContext<T>& c) const override { return ad::linear(x, c.params[w_], c.params[b_]); }
@@ -70,7 +70,7 @@ class Conv2d final : public Layer<T> {
     out_ = {g_.out_height(), g_.out_width(), out};
     b.begin_layer();
     w_ = b.add("weight", out, g_.patch_size(), {.fan_in = g_.patch_size()}, true);
-    b_ = b.add("bias", 1, out, {.fan_in = g_.patch_size()});
+    b_ = b.add("bias", 1, out, {.fan_in = g_.patch_size(), .vector = true});
   }
   Shape output_shape() const override { return out_; }
   Var<T> forward(Var<T> x, const ForwardContext<T>& c) const override {
@@ -142,8 +142,8 @@ class GroupNorm final : public Layer<T> {
     if (in.channels % groups_ != 0)
       f.fail("groups " + std::to_string(groups_) + " does not divide the " + std::to_string(in.channels) + " channels");
     b.begin_layer();
-    w_ = b.add("weight", 1, in.channels, {.constant = 1});
-    b_ = b.add("bias", 1, in.channels, {.constant = 0});
+    w_ = b.add("weight", 1, in.channels, {.constant = 1, .vector = true});
+    b_ = b.add("bias", 1, in.channels, {.constant = 0, .vector = true});
   }
   Shape output_shape() const override { return in_; }
   Var<T> forward(Var<T> x, const ForwardContext<T>& c) const override {
@@ -179,7 +179,7 @@ class Film final : public Layer<T> {
     if (b.embedding_width == 0) f.fail("film needs the network's \"condition\" (a noise embedding)");
     b.begin_layer();
     w_ = b.add("weight", 2 * in.channels, b.embedding_width, {.fan_in = b.embedding_width}, true);
-    b_ = b.add("bias", 1, 2 * in.channels, {.fan_in = b.embedding_width});
+    b_ = b.add("bias", 1, 2 * in.channels, {.fan_in = b.embedding_width, .vector = true});
   }
   Shape output_shape() const override { return in_; }
   Var<T> forward(Var<T> x, const ForwardContext<T>& c) const override {

@@ -99,7 +99,7 @@ std::size_t Builder<T>::add(const std::string& name, Index rows, Index cols, con
   } else {
     m.setConstant(T(init.constant));
   }
-  specs_.push_back({prefix + name, rows, cols});
+  specs_.push_back({prefix + name, rows, cols, init.vector});
   values_.push_back(std::move(m));
   cache_transpose_.push_back(cache_transpose ? 1 : 0);
   return values_.size() - 1;
@@ -218,10 +218,11 @@ Network<T> Network<T>::build(std::string_view architecture, std::uint64_t seed, 
     if (!(plan->max_frequency > 0)) c.fail("'max_frequency' must be > 0");
     plan->embedding_width = c.integer("width", 64, 1);
     plan->embedding_fn = detail::parse_fn(c, c.text("activation", "silu"));
+    plan->embedding_param = plan->embedding_fn == ad::Fn::Elu ? 1.0 : 0.0;  // elu's alpha, as the elu layer's default
     b.prefix = "embed.";
     b.begin_layer();
     plan->embed_weight = b.add("weight", plan->embedding_width, plan->fourier_features, {.fan_in = plan->fourier_features}, true);
-    plan->embed_bias = b.add("bias", 1, plan->embedding_width, {.fan_in = plan->fourier_features});
+    plan->embed_bias = b.add("bias", 1, plan->embedding_width, {.fan_in = plan->fourier_features, .vector = true});
     b.embedding_width = plan->embedding_width;
   }
   const std::string head = top.text("energy", "scalar");

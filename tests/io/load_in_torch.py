@@ -10,13 +10,14 @@ ENERGIES a safetensors file with "energy" [N]: ebm's E(x)
 
 Only the standard library and torch are used (the `safetensors` package is not needed): the
 file layout is checked as the reference implementation would (header padded to 8 bytes, tensors
-tiling the data section), the model is rebuilt as torch.nn.Sequential from the metadata and
+tiling the data section), the network is rebuilt by python/ebm_torch.py's build_module from the metadata and
 loaded with load_state_dict(strict=True), and its energies are compared with ebm's:
 max |ebm - torch| / max |torch| below 1e-12 for float64 files (the same arithmetic, rounded
 differently), 1e-5 for float32 files evaluated in float32 (~1e-7 per operation, a few dozen
 operations deep). One line per model; exit status 1 if any fails, 2 if torch cannot be imported.
 """
 import json
+import pathlib
 import struct
 import sys
 
@@ -27,7 +28,12 @@ except ImportError as error:
     sys.exit(2)
 
 
-# --- the snippet documented for users (docs): load an ebm model into torch ----------------------
+# The raw network through the shipped loader's module builder (python/ebm_torch.py), its tensors
+# loaded with load_state_dict(strict=True) exactly as the file holds them.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "python"))
+import ebm_torch  # noqa: E402
+
+
 def load_ebm_model(path):
     raw = open(path, "rb").read()
     n = struct.unpack("<Q", raw[:8])[0]
@@ -36,14 +42,9 @@ def load_ebm_model(path):
     dtypes = {"F32": torch.float32, "F64": torch.float64}
     state = {name: torch.frombuffer(bytearray(raw[8 + n + t["data_offsets"][0]:8 + n + t["data_offsets"][1]]),
                                     dtype=dtypes[t["dtype"]]).reshape(t["shape"]) for name, t in header.items()}
-    act = {"softplus": torch.nn.Softplus, "silu": torch.nn.SiLU, "tanh": torch.nn.Tanh, "gelu": torch.nn.GELU,
-           "elu": torch.nn.ELU, "relu": torch.nn.ReLU}[info["architecture"]["activation"]]
-    w = info["architecture"]["widths"]
-    layers = [m for i in range(len(w) - 1) for m in (torch.nn.Linear(w[i], w[i + 1]), act())][:-1]
-    model = torch.nn.Sequential(*layers).to(state["0.weight"].dtype)
+    model = ebm_torch.build_module(info["architecture"]).to(state["0.weight"].dtype)
     model.load_state_dict(state, strict=True)
     return model, info
-# -------------------------------------------------------------------------------------------------
 
 
 DTYPES = {"F32": torch.float32, "F64": torch.float64, "I64": torch.int64, "U8": torch.uint8}
@@ -95,7 +96,7 @@ def check(model_path, points_path, energies_path):
     if metadata.get("format") != "ebm-model":
         raise FormatProblem(f"{model_path}: metadata format is {metadata.get('format')!r}")
     model, info = load_ebm_model(model_path)
-    if info["format_version"] != 1:
+    if info["format_version"] != 2:
         raise FormatProblem(f"{model_path}: format_version {info['format_version']}")
     for name, value in model.state_dict().items():
         if not torch.equal(value, model_tensors[name]):
@@ -114,13 +115,13 @@ def check(model_path, points_path, energies_path):
     if x.dtype != dtype or ebm_energy.dtype != dtype:
         raise FormatProblem(f"{points_path}: dtypes {x.dtype}, {ebm_energy.dtype}, model {dtype}")
     with torch.no_grad():
-        torch_energy = model(x).squeeze(-1)
+        torch_energy = model(x).reshape(-1)
     tolerance = 1e-12 if dtype == torch.float64 else 1e-5
     diff = (ebm_energy.double() - torch_energy.double()).abs().max().item()
     rel = diff / max(torch_energy.double().abs().max().item(), 1e-300)
     ok = rel < tolerance
-    print(f"{'ok  ' if ok else 'FAIL'} {info['architecture']['activation']:8s} {str(dtype):13s} "
-          f"widths {info['architecture']['widths']}: max|ebm - torch| / max|torch| = {rel:.3g} "
+    print(f"{'ok  ' if ok else 'FAIL'} {model_path.rsplit('/', 1)[-1]:28s} {str(dtype):13s} "
+          f"max|ebm - torch| / max|torch| = {rel:.3g} "
           f"(tolerance {tolerance:g})")
     return ok
 

@@ -12,10 +12,11 @@ namespace ebm {
 struct ParameterSpec {
   std::string name;   // e.g. "0.weight", "3.body.1.bias", "embed.weight"
   Index rows = 0, cols = 0;  // the matrix the network holds; a bias or a norm's scale is 1 x n
-  /// The tensor's shape in a model file: {cols} for a 1 x n row (as torch stores a bias), else
-  /// {rows, cols}.
+  bool vector = false;       // a bias or a norm's scale or shift (rows == 1), which torch keeps 1-D
+  /// The tensor's shape in a model file: {cols} for a vector (as torch stores a bias), else
+  /// {rows, cols} (a one-output layer's weight stays [1, in], as torch.nn.Linear's).
   std::vector<Index> file_shape() const {
-    return rows == 1 ? std::vector<Index>{cols} : std::vector<Index>{rows, cols};
+    return vector ? std::vector<Index>{cols} : std::vector<Index>{rows, cols};
   }
 };
 

@@ -65,8 +65,11 @@ class ModelOf final : public Model<T> {
     } else {
       std::vector<ParameterSpec> specs;
       const auto values = parameter_values();
-      for (std::size_t i = 0; i < values.size(); ++i)
-        specs.push_back({"p" + std::to_string(i), values[i].rows(), values[i].cols()});
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        std::string name = "p";  // (not "p" + ...: GCC 12 warns falsely on that, -Wrestrict)
+        name += std::to_string(i);
+        specs.push_back({std::move(name), values[i].rows(), values[i].cols()});
+      }
       return specs;
     }
   }
