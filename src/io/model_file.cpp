@@ -172,7 +172,11 @@ void validate_info(const ModelInfo& info, std::string_view where) {
   const auto dim = static_cast<std::size_t>(nn::inspect_architecture(info.architecture, std::string(where) + ": architecture").dim);
   require(info.step >= 0, where, [&] { return "step is " + std::to_string(info.step) + ", must be >= 0"; });
   require(std::isfinite(info.energy_scale) && info.energy_scale > 0, where,
-          [&] { return "energy_scale is " + std::to_string(info.energy_scale) + ", must be finite and > 0"; });
+          [&] {
+            std::ostringstream s;
+            s << "energy_scale is " << info.energy_scale << ", must be finite and > 0";
+            return s.str();
+          });
   for (std::size_t k = 0; k < info.noise_levels.size(); ++k)
     require(std::isfinite(info.noise_levels[k]) && info.noise_levels[k] > 0 &&
                 (k == 0 || info.noise_levels[k] < info.noise_levels[k - 1]),
