@@ -7,8 +7,10 @@
 //                          mean_n,m [ -v^T Hess E v + 1/2 (v^T grad E)^2 ]
 //   denoising, one sigma   mean_n 1/2 |sigma s(x~_n) + eps_n|^2,  x~ = x + sigma eps
 //                          (= 1/2 sigma^2 |s(x~) + (x~ - x)/sigma^2|^2, Vincent 2011)
-//   denoising, a ladder    sigma_n drawn from a geometric ladder per point, noise-conditional
-//                          energy E(x)/sigma (NCSNv2): mean_n 1/2 |s(x~_n) + eps_n|^2
+//   denoising, a ladder    sigma_n drawn from a geometric ladder per point. A noise-conditional
+//                          model E(x | sigma_n): mean_n 1/2 |sigma_n s(x~_n, sigma_n) + eps_n|^2
+//                          (NCSN); an unconditional one as E(x)/sigma (NCSNv2):
+//                          mean_n 1/2 |s(x~_n) + eps_n|^2
 //   contrastive divergence mean E(data) - mean E(negatives) + alpha (mean E(data)^2 + mean E(neg)^2),
 //                          negatives from k Langevin steps started from noise or from the batch
 //   persistent CD          the same with negatives kept in a replay buffer between steps; a
@@ -34,9 +36,10 @@ enum class ObjectiveKind { ExactSm, SlicedSm, DenoisingSm, Cd, Pcd };
 std::string_view objective_name(ObjectiveKind kind);
 ObjectiveKind parse_objective(std::string_view name);
 
-/// How exact score matching gets the Laplacian. Forward: propagated through the MLP with the
-/// Jacobian (or, when D exceeds the first width, a factor of its Gram matrix); Naive: D
-/// backward passes (any model; the reference in tests). Auto: Forward for an MLP.
+/// How exact score matching gets the Laplacian. Forward: propagated through a model with the
+/// DenseChain capability (a plain MLP) with the Jacobian (or, when D exceeds the first width, a
+/// factor of its Gram matrix); Naive: D backward passes (any model; the reference in tests).
+/// Auto: Forward when the model offers it.
 enum class LaplacianRoute { Auto, Forward, Naive };
 
 struct ObjectiveOptions {
@@ -69,7 +72,7 @@ struct ObjectiveOptions {
   std::vector<double> noise_ladder() const;
   /// The factor turning the trained network's output into the energy of the data: 1 / sigma
   /// for a denoising ladder (the energy at level s is E / s; the smallest level stands for the
-  /// data), 1 otherwise. Multiply the last layer by it before using the model as the data's
+  /// data), 1 otherwise (a noise-conditional model is conditioned on sigma instead). Multiply the last layer by it before using the model as the data's
   /// energy; the energy at level s is then the result times sigma / s.
   double data_energy_scale() const { return kind == ObjectiveKind::DenoisingSm && noise_levels > 1 ? 1.0 / sigma : 1.0; }
 };
