@@ -3,18 +3,14 @@
 #include <ebm/core/parallel.hpp>
 
 #include "kernels.hpp"
+#include "op_support.hpp"
 
 #include <string>
 
 namespace ebm::ad {
 namespace {
 
-template <class T>
-Tape<T>& tape_of(const Var<T>& a, const char* where) {
-  if (!a.valid()) throw InvalidArgument(std::string(where) + ": argument is an empty Var");
-  a.tape()->check_var(a, where, "argument");
-  return *a.tape();
-}
+using detail::tape_of;
 
 template <class T>
 Tape<T>& tape_of(const Var<T>& a, const Var<T>& b, const char* where) {
@@ -171,7 +167,7 @@ namespace detail {
 // The fused backward of apply(): g * d^order fn(x). Internal to the engine.
 template <class T>
 Var<T> apply_times(Fn fn, Var<T> g, Var<T> x, int order, T param) {
-  tape_of(g, x, "ebm::ad::apply_times");
+  ::ebm::ad::tape_of(g, x, "ebm::ad::apply_times");
   return unary_node<T>(Op::UnaryMul, fn, order, param, g.id(), x, "ebm::ad::apply_times");
 }
 }  // namespace detail

@@ -2,6 +2,8 @@
 #include <ebm/core/check.hpp>
 #include <ebm/core/parallel.hpp>
 
+#include "op_support.hpp"
+
 #include <algorithm>
 #include <cstring>
 
@@ -31,12 +33,7 @@ std::string PatchGeometry::str() const {
 
 namespace {
 
-template <class T>
-Tape<T>& tape_of(const Var<T>& a, const char* where) {
-  if (!a.valid()) throw InvalidArgument(std::string(where) + ": argument is an empty Var");
-  a.tape()->check_var(a, where, "argument");
-  return *a.tape();
-}
+using detail::tape_of;
 
 // The geometry travels in the node's index list (copied with the node for the backward rule).
 std::vector<Index> encode(const PatchGeometry& g) {

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../core/json_text.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -30,16 +32,8 @@ const std::vector<TypeSpec>& type_specs() {
   return specs;
 }
 
-std::string join(const std::vector<std::string>& items) {
-  std::string s;
-  for (const auto& item : items) s += (s.empty() ? "" : ", ") + item;
-  return s;
-}
-
-std::string show(const json& v) {
-  std::string s = v.dump();
-  return s.size() > 40 ? s.substr(0, 37) + "..." : s;
-}
+using ebm::detail::join;
+std::string show(const json& v) { return ebm::detail::json_preview(v); }
 
 std::string describe(const json& v) { return std::string(v.type_name()) + " " + show(v); }
 

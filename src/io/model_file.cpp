@@ -8,7 +8,7 @@
 #include <set>
 #include <sstream>
 
-#include "json_preview.hpp"
+#include "../core/json_text.hpp"
 
 namespace ebm::io {
 namespace {
@@ -18,7 +18,7 @@ using json = nlohmann::json;
 constexpr int kFormatVersion = 2;
 constexpr const char* kFormat = "ebm-model";
 
-std::string preview(const json& v) { return detail::json_preview(v); }
+std::string preview(const json& v) { return ebm::detail::json_preview(v); }
 
 std::string describe(const json& v) {
   if (v.is_null()) return "null";

@@ -14,7 +14,7 @@
 #include <set>
 #include <type_traits>
 
-#include "json_preview.hpp"
+#include "../core/json_text.hpp"
 
 namespace ebm::io {
 namespace {
@@ -66,7 +66,7 @@ std::vector<T> decode(const std::vector<std::byte>& bytes) {
   return values;
 }
 
-std::string preview(const json& v) { return detail::json_preview(v); }
+std::string preview(const json& v) { return ebm::detail::json_preview(v); }
 
 // "an array", "a number", "null": the JSON type of v with its article, for messages.
 std::string kind(const json& v) {

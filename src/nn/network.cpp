@@ -1,5 +1,7 @@
 #include "layer.hpp"
 
+#include "../core/json_text.hpp"
+
 #include <ebm/ad/ops.hpp>
 #include <ebm/core/check.hpp>
 #include <ebm/core/rng.hpp>
@@ -16,15 +18,9 @@ std::string Shape::str() const {
 namespace detail {
 
 namespace {
-std::string join(const std::vector<std::string>& items) {
-  std::string s;
-  for (const auto& item : items) s += (s.empty() ? "" : ", ") + item;
-  return s;
-}
-std::string show(const json& v) {
-  std::string s = v.dump();
-  return s.size() > 40 ? s.substr(0, 37) + "..." : s;
-}
+using ebm::detail::join;
+// One level deep: a hostile description nested a million levels deep must not overflow the stack.
+std::string show(const json& v) { return ebm::detail::json_preview(v); }
 }  // namespace
 
 Fields::Fields(const json& object, std::string path, std::string where)
@@ -145,12 +141,12 @@ using detail::json;
 json expand_mlp(const Fields& f) {
   f.only({"widths", "activation"});
   const json& widths = f.array("widths");
-  if (widths.size() < 2) f.fail("'widths' needs at least the input and output widths, got " + widths.dump());
+  if (widths.size() < 2) f.fail("'widths' needs at least the input and output widths, got " + ebm::detail::json_preview(widths));
   std::vector<Index> w;
   for (std::size_t i = 0; i < widths.size(); ++i) {
     const json& v = widths[i];
     if (!v.is_number_integer() || v.get<long long>() < 1 || v.get<long long>() > 1000000000)
-      f.fail("'widths' entry " + std::to_string(i) + " must be an integer >= 1, got " + v.dump());
+      f.fail("'widths' entry " + std::to_string(i) + " must be an integer >= 1, got " + ebm::detail::json_preview(v));
     w.push_back(v.get<Index>());
   }
   if (w.back() != 1) f.fail("the last of 'widths' (the energy) must be 1, got " + std::to_string(w.back()));
@@ -188,7 +184,7 @@ Network<T> Network<T>::build(std::string_view architecture, std::uint64_t seed, 
   {
     const Fields top(j, "", where);
     if (top.has("type")) {
-      if (top.text("type", "") != "mlp") top.fail("'type' at the top level must be \"mlp\" (or absent), got " + j.at("type").dump());
+      if (top.text("type", "") != "mlp") top.fail("'type' at the top level must be \"mlp\" (or absent), got " + ebm::detail::json_preview(j.at("type")));
       j = expand_mlp(top);
     }
   }
@@ -205,7 +201,7 @@ Network<T> Network<T>::build(std::string_view architecture, std::uint64_t seed, 
              })) {
     net.input_ = {in[0].get<Index>(), in[1].get<Index>(), in[2].get<Index>()};
   } else {
-    top.fail("'input' must be the dimension D or [height, width, channels], got " + (in.is_null() ? std::string("nothing") : in.dump()));
+    top.fail("'input' must be the dimension D or [height, width, channels], got " + (in.is_null() ? std::string("nothing") : ebm::detail::json_preview(in)));
   }
   detail::Builder<T> b(seed, net.specs_, net.values_, net.cache_transpose_, allocate);
   if (top.has("condition")) {

@@ -1,10 +1,12 @@
 #pragma once
-// JSON values quoted in error messages, shared by the safetensors and model-file readers.
+// JSON values quoted in error messages, shared by the readers of JSON (safetensors and model
+// files, architecture and energy descriptions). Internal to src/.
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <vector>
 
-namespace ebm::io::detail {
+namespace ebm::detail {
 
 // v as JSON text for a message, at most 40 characters, looking one level deep only: dump()
 // recurses, and a hostile header nested a million levels deep would overflow the stack.
@@ -24,4 +26,11 @@ inline std::string json_preview(const nlohmann::json& v) {
   return s.size() > 40 ? s.substr(0, 37) + "..." : s;
 }
 
-}  // namespace ebm::io::detail
+/// "a, b, c".
+inline std::string join(const std::vector<std::string>& items) {
+  std::string s;
+  for (const auto& item : items) s += (s.empty() ? "" : ", ") + item;
+  return s;
+}
+
+}  // namespace ebm::detail
