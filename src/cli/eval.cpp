@@ -62,6 +62,9 @@ struct SmResult {
   std::string note;
 };
 
+// Beyond this dimension the naive route (D backward passes) is too slow for an evaluation.
+constexpr Index kNaiveRouteMaxDim = 64;
+
 SmResult sm_loss(const LoadedEnergy<double>& e, const MatD& x, Index batch) {
   try {
     if (e.is_model && e.network->dense_chain()) {
@@ -74,6 +77,9 @@ SmResult sm_loss(const LoadedEnergy<double>& e, const MatD& x, Index batch) {
       return {score_matching_loss(model, x, batch), "exact, raw coordinates"};
     }
     if (!e.energy->differentiable()) return {std::nullopt, "the energy has no differentiable form"};
+    if (e.dim() > kNaiveRouteMaxDim)
+      return {std::nullopt, "skipped: without a forward Laplacian the loss takes D = " + std::to_string(e.dim()) +
+                                " backward passes per batch"};
     const EnergyModel model(*e.energy);
     return {score_matching_loss(model, x, batch), "exact (D backward passes), raw coordinates"};
   } catch (const InvalidArgument& err) {
