@@ -168,8 +168,10 @@ ModelInfo InfoReader::read(std::string_view text) const {
   return info;
 }
 
-void validate_info(const ModelInfo& info, std::string_view where) {
-  const auto dim = static_cast<std::size_t>(nn::inspect_architecture(info.architecture, std::string(where) + ": architecture").dim);
+// Checks info and returns what its architecture declares.
+nn::ArchitectureSummary validate_info(const ModelInfo& info, std::string_view where) {
+  nn::ArchitectureSummary summary = nn::inspect_architecture(info.architecture, std::string(where) + ": architecture");
+  const auto dim = static_cast<std::size_t>(summary.dim);
   require(info.step >= 0, where, [&] { return "step is " + std::to_string(info.step) + ", must be >= 0"; });
   require(std::isfinite(info.energy_scale) && info.energy_scale > 0, where,
           [&] {
@@ -181,7 +183,7 @@ void validate_info(const ModelInfo& info, std::string_view where) {
     require(std::isfinite(info.noise_levels[k]) && info.noise_levels[k] > 0 &&
                 (k == 0 || info.noise_levels[k] < info.noise_levels[k - 1]),
             where, "noise_levels must be finite, > 0 and decreasing");
-  if (info.data_mean.empty() && info.data_scale.empty()) return;
+  if (info.data_mean.empty() && info.data_scale.empty()) return summary;
   require(info.data_mean.size() == dim && info.data_scale.size() == dim, where, [&] {
     return "data_mean has " + std::to_string(info.data_mean.size()) + " entries and data_scale " +
            std::to_string(info.data_scale.size()) + ", expected both " + std::to_string(dim) +
@@ -196,6 +198,7 @@ void validate_info(const ModelInfo& info, std::string_view where) {
       return s.str();
     });
   }
+  return summary;
 }
 
 // The first non-finite entry of m, as FormatError naming the tensor.
@@ -266,9 +269,9 @@ nn::Network<T> network_from_tensors(const TensorFile& file, const std::string& a
 }
 
 std::string model_info_to_json(const ModelInfo& info) {
-  validate_info(info, "model_info_to_json");
+  const nn::ArchitectureSummary summary = validate_info(info, "model_info_to_json");
   json j = {{"format_version", kFormatVersion},
-            {"architecture", json::parse(nn::inspect_architecture(info.architecture).canonical)},
+            {"architecture", json::parse(summary.canonical)},
             {"standardization", nullptr},
             {"energy_scale", info.energy_scale},
             {"objective", info.objective},
