@@ -5,6 +5,7 @@
 #include <ebm/core/rng.hpp>
 #include <ebm/diag/mcmc.hpp>
 #include <ebm/energy/standardized.hpp>
+#include <ebm/sample/registry.hpp>
 #include <ebm/sample/samplers.hpp>
 
 #include <algorithm>
@@ -16,20 +17,47 @@ namespace ebm::cli {
 namespace {
 
 struct SampleArgs {
-  std::string model, energy, sampler = "mala", output, report;
-  std::int64_t chains = 64, steps = 1000, burn_in = -1, thin = 1, levels = 10;
-  double step_size = -1, init_scale = 1, max_temperature = 10;
+  std::string model, energy, sampler = "mala", output, report, metric = "diag", within = "mala";
+  std::int64_t chains = 64, steps = 1000, burn_in = -1, thin = 1, levels = 10, replicas = 8, max_depth = 10;
+  double step_size = -1, init_scale = 1, max_temperature = 10, target_accept = -1, friction = 1, path_length = 1;
   bool float64 = false, denoise = false;
 };
+
+// The samplers the library runs by name, and the two ladders the CLI runs itself.
+bool is_ladder(const std::string& s) { return s == "annealed" || s == "ncsn"; }
+std::string sampler_names() {
+  std::string names;
+  for (const SamplerSpec& s : sampler_specs()) names += s.name + ", ";
+  return names + "annealed or ncsn";
+}
 
 constexpr std::uint64_t kInitCounter = std::uint64_t{1} << 63;  // as the samplers' own initial draws
 
 void validate(const SampleArgs& a) {
   check_output_path("-o", a.output, true);
   if (!a.report.empty()) check_output_path("--report", a.report, false);
-  const std::vector<std::string> samplers = {"ula", "mala", "sde", "flow", "annealed", "ncsn"};
-  if (std::find(samplers.begin(), samplers.end(), a.sampler) == samplers.end())
-    throw UsageError("--sampler: expected ula, mala, sde, flow, annealed or ncsn, got '" + a.sampler + "'");
+  auto known = [](const std::string& name) {
+    const auto& specs = sampler_specs();
+    return std::any_of(specs.begin(), specs.end(), [&](const SamplerSpec& s) { return s.name == name; });
+  };
+  if (!known(a.sampler) && !is_ladder(a.sampler))
+    throw UsageError("--sampler: expected " + sampler_names() + ", got '" + a.sampler + "'");
+  if (!known(a.within) || a.within == "pt")
+    throw UsageError("--within: expected a sampler other than pt (mala, hmc, nuts, underdamped), got '" + a.within + "'");
+  try {
+    parse_metric(a.metric);
+  } catch (const InvalidArgument&) {
+    throw UsageError("--metric: expected unit, diag or dense, got '" + a.metric + "'");
+  }
+  if (a.target_accept != -1 && !(a.target_accept > 0 && a.target_accept < 1))
+    throw UsageError("--target-accept: must be in (0, 1), got " + fmt(a.target_accept));
+  require_at_least("--replicas", a.replicas, 2);
+  require_at_least("--max-depth", a.max_depth, 1);
+  if (a.max_depth > 30) throw UsageError("--max-depth: must be <= 30, got " + std::to_string(a.max_depth));
+  require_positive("--friction", a.friction);
+  require_positive("--path-length", a.path_length);
+  if (a.sampler == "pt" && !(a.max_temperature > 1))
+    throw UsageError("--max-temperature: parallel tempering needs > 1, got " + fmt(a.max_temperature));
   if (a.denoise && a.sampler != "ncsn") throw UsageError("--denoise: only with --sampler ncsn");
   require_at_least("--chains", a.chains, 1);
   require_at_least("--steps", a.steps, 1);
@@ -157,28 +185,19 @@ void sample(const SampleArgs& a, const Globals& g, bool option_given_levels) {
     if (burn_in > a.steps)
       throw UsageError("--burn-in: must be <= --steps (" + std::to_string(a.steps) + "), got " + std::to_string(burn_in));
     keep_from = burn_in;
-    if (a.sampler == "ula") {
-      UlaOptions<T> o;
-      fill_chain_options(o, a, burn_in, g.seed, std::move(init));
-      if (has_h) o.step_size = h;
-      r = ula<T>(energy, o);
-    } else if (a.sampler == "mala") {
-      MalaOptions<T> o;
-      fill_chain_options(o, a, burn_in, g.seed, std::move(init));
-      if (has_h) o.step_size = h;
-      r = mala<T>(energy, o);
-    } else if (a.sampler == "sde") {
-      SdeOptions<T> o;
-      fill_chain_options(o, a, burn_in, g.seed, std::move(init));
-      if (has_h) o.dt = h;
-      o.horizon = o.dt * static_cast<T>(a.steps);
-      r = sde<T>(energy, o);
-    } else {
-      GradientFlowOptions<T> o;
-      fill_chain_options(o, a, burn_in, g.seed, std::move(init));
-      if (has_h) o.step_size = h;
-      r = gradient_flow<T>(energy, o);
-    }
+    ChainOptions<T> o;
+    fill_chain_options(o, a, burn_in, g.seed, std::move(init));
+    SamplerSettings<T> settings;
+    if (has_h) settings.step_size = h;
+    if (a.target_accept > 0) settings.target_acceptance = static_cast<T>(a.target_accept);
+    settings.hamiltonian.metric = parse_metric(a.metric);
+    settings.hamiltonian.max_depth = static_cast<int>(a.max_depth);
+    settings.hamiltonian.path_length = static_cast<T>(a.path_length);
+    settings.friction = static_cast<T>(a.friction);
+    settings.tempering.replicas = a.replicas;
+    settings.tempering.max_temperature = static_cast<T>(a.max_temperature);
+    settings.within = a.within;
+    r = run_sampler<T>(a.sampler, d, detail::batch_evaluation<T>(energy), settings, o);
   }
 
   const Index kept = static_cast<Index>(r.chains_kept.size());
@@ -205,13 +224,16 @@ void sample(const SampleArgs& a, const Globals& g, bool option_given_levels) {
     write_points<U>(a.output, out, columns);
   };
 
-  nlohmann::json report = {{"sampler", a.sampler},       {"source", e.source},  {"dim", d},
+  nlohmann::json report = {{"sampler", r.sampler.empty() ? a.sampler : r.sampler},       {"source", e.source},  {"dim", d},
                            {"chains", a.chains},         {"chains_kept", kept}, {"draws_per_chain", s},
                            {"steps", a.steps},           {"burn_in", keep_from}, {"thin", a.thin},
                            {"seed", g.seed},             {"seconds", r.seconds}};
   nlohmann::json failures = nlohmann::json::array();
   for (const auto& [chain, step] : r.failures) failures.push_back({{"chain", chain}, {"step", step}});
   report["failures"] = failures;
+  report["gradient_evaluations"] = r.gradient_evaluations;
+  report["warmup_gradient_evaluations"] = r.warmup_gradient_evaluations;
+  report["notes"] = r.notes;
   if (r.step_size.size() > 0) {
     const Vec<double> hs = r.step_size.template cast<double>();
     report["step_size"] = {{"mean", hs.mean()}, {"min", hs.minCoeff()}, {"max", hs.maxCoeff()}};
@@ -227,6 +249,10 @@ void sample(const SampleArgs& a, const Globals& g, bool option_given_levels) {
         so.proposed.push_back(r.proposed[global]);
       }
     }
+    so.divergent = r.stats.divergent;
+    so.tree_depth = r.stats.tree_depth;
+    so.max_tree_depth = static_cast<int>(a.max_depth);
+    so.hamiltonian.assign(r.stats.hamiltonian.begin(), r.stats.hamiltonian.end());
     const McmcSummary summary = summarize(unstack_chains(r.samples.template cast<double>(), s), so);
     report["diagnostics"] = summary_json(summary);
     table = summary.summary();
@@ -256,11 +282,12 @@ void sample(const SampleArgs& a, const Globals& g, bool option_given_levels) {
 
 void add_sample(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<SampleArgs>();
-  CLI::App* sub = app.add_subcommand("sample", "Draw samples by Langevin dynamics from a model or an energy");
+  CLI::App* sub = app.add_subcommand("sample", "Draw samples from a model or an energy (Langevin, HMC, NUTS, parallel tempering)");
   add_energy_options(sub, a->model, a->energy);
-  sub->add_option("--sampler", a->sampler,
-                  "ula, mala (default), sde, flow (gradient flow, no noise), annealed (temperatures) or ncsn (a "
-                  "noise-conditional model's noise levels)");
+  std::string sampler_help = "The sampler (default mala):";
+  for (const SamplerSpec& s : sampler_specs()) sampler_help += "\n  " + s.name + ": " + s.summary;
+  sampler_help += "\n  annealed: Langevin over a temperature ladder\n  ncsn: annealed over a noise-conditional model's noise levels";
+  sub->add_option("--sampler", a->sampler, sampler_help);
   sub->add_option("--chains", a->chains, "Number of chains (default 64)");
   sub->add_option("--steps", a->steps, "Updates per chain, burn-in included (annealed: over all levels; default 1000)");
   sub->add_option("--step-size", a->step_size,
@@ -271,7 +298,14 @@ void add_sample(CLI::App& app, Context& ctx) {
   sub->add_option("--init-scale", a->init_scale, "Initial points N(0, S^2) (a standardised model: N(mean, (S scale)^2))");
   sub->add_option("--levels", a->levels, "annealed: number of temperatures (default 10); ncsn: noise levels (default: the model's)");
   sub->add_flag("--denoise", a->denoise, "ncsn: a final denoising step by Tweedie's formula, x + sigma_min^2 s(x)");
-  sub->add_option("--max-temperature", a->max_temperature, "annealed: the hottest temperature (default 10)");
+  sub->add_option("--max-temperature", a->max_temperature, "annealed, pt: the hottest temperature (default 10)");
+  sub->add_option("--metric", a->metric, "hmc, nuts: unit, diag (default) or dense, estimated in Stan's warm-up windows");
+  sub->add_option("--target-accept", a->target_accept, "Adaptation target (default 0.574 mala, 0.8 hmc/nuts)");
+  sub->add_option("--max-depth", a->max_depth, "nuts: at most 2^depth leapfrog steps per draw (default 10)");
+  sub->add_option("--path-length", a->path_length, "hmc: integration time per draw (default 1)");
+  sub->add_option("--friction", a->friction, "underdamped: the friction gamma (default 1)");
+  sub->add_option("--replicas", a->replicas, "pt: replicas on the geometric temperature ladder (default 8)");
+  sub->add_option("--within", a->within, "pt: the kernel within each replica (default mala; hmc, nuts, underdamped)");
   sub->add_option("-o,--output", a->output, "Samples file (.csv, .tsv or .npy): columns chain, step, x0..");
   sub->add_option("--report", a->report, "Write the diagnostics as JSON to this file");
   sub->add_flag("--float64", a->float64, "Sample in double precision (default float32)");

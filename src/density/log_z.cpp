@@ -2,6 +2,7 @@
 #include <ebm/core/parallel.hpp>
 #include <ebm/core/rng.hpp>
 #include <ebm/density/log_z.hpp>
+#include <ebm/sample/langevin.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -18,10 +19,6 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kShell = 0.05;             // boundary shell: outer 5% of each side
 constexpr double kBoundaryWarning = 1e-6;   // boundary_fraction above which summary() warns
-// Per-chain work is O(D) per step: threads only pay off for many chains (a parallel region
-// costs microseconds, far more on a loaded machine).
-constexpr Index kChainsPerTask = 2048;
-constexpr std::uint64_t kAcceptCounterBit = std::uint64_t(1) << 62;
 constexpr std::uint64_t kInitCounter = std::uint64_t(1) << 63;
 
 std::string num(double v) {
@@ -236,24 +233,47 @@ LogZResult log_normalizer_ais(Index dim, const EnergyFunction<T>& energy, const 
       return "the energy returned scores of shape " + shape_str(s) + " for points of shape " + shape_str(pts);
     });
   };
-  // E0 and its score at a row (double).
+  // E0 at a row (double).
   auto base_energy = [&](const T* x) {
     double q = 0;
     for (Index j = 0; j < d; ++j) q += (double(x[j]) - mu[j]) * (double(x[j]) - mu[j]);
     return 0.5 * q / var0;
   };
+  // E_b and s_b at a row from E and s there, computed in double.
+  auto temper = [&](double beta, const T* x, T e, const T* s, T& e_b, T* s_b) {
+    e_b = static_cast<T>((1 - beta) * base_energy(x) + beta * double(e));
+    for (Index j = 0; j < d; ++j) s_b[j] = static_cast<T>((1 - beta) * (mu[j] - double(x[j])) / var0 + beta * double(s[j]));
+  };
 
-  Mat<T> x(n, d), y(n, d), sx, sy;
-  Vec<T> ex, ey;
+  // MALA (sample/langevin.hpp) on the tempered target E_b = (1 - b) E0 + b E, b = betas[k]. The
+  // weights need E itself: the target keeps the untempered values of the last batch it
+  // evaluated (MALA evaluates every chain at once), and `raw_*` follow the chains' states.
+  double b = betas[1];
+  Mat<T> last_scores;
+  Vec<T> last_energies;
+  ebm::Target<T> target(d, [&](Index, const Mat<T>& pts, Vec<T>* e, Mat<T>& s) {
+    evaluate(pts, last_energies, last_scores);
+    e->resize(pts.rows());
+    s.resize(pts.rows(), d);
+    for (Index c = 0; c < pts.rows(); ++c) temper(b, pts.row(c).data(), last_energies(c), last_scores.row(c).data(), (*e)(c), s.row(c).data());
+  });
+  typename MalaKernel<T>::Settings settings;
+  settings.step_size = static_cast<T>(o.step_size);
+  settings.adapt = false;
+  MalaKernel<T> mala(settings);
+  ChainState<T> state;
+  state.x.resize(n, d);
   for (Index c = 0; c < n; ++c) {
-    CounterRng(o.seed, static_cast<std::uint64_t>(c)).normal<T>(kInitCounter, std::span<T>(x.row(c).data(), d));
-    for (Index j = 0; j < d; ++j) x(c, j) = static_cast<T>(mu[j] + o.base_scale * double(x(c, j)));
+    CounterRng(o.seed, static_cast<std::uint64_t>(c)).normal<T>(kInitCounter, std::span<T>(state.x.row(c).data(), d));
+    for (Index j = 0; j < d; ++j) state.x(c, j) = static_cast<T>(mu[j] + o.base_scale * double(state.x(c, j)));
   }
-  evaluate(x, ex, sx);
+  const ChainStreams streams{o.seed, 0};
+  mala.init(state, target, streams, 0);
+  Vec<T> raw_energy = last_energies;
+  Mat<T> raw_score = last_scores;
   Index evaluations = n;
   std::vector<double> log_w(static_cast<std::size_t>(n), 0.0);
   std::vector<char> alive(static_cast<std::size_t>(n), 1);
-  std::vector<std::int64_t> accepted(static_cast<std::size_t>(n), 0);
   std::int64_t total_accepted = 0, total_proposed = 0;
   double h = o.step_size;
 
@@ -268,81 +288,41 @@ LogZResult log_normalizer_ais(Index dim, const EnergyFunction<T>& energy, const 
     }
   };
 
+  StepInfo<T> info;
   for (int k = 1; k <= o.temperatures; ++k) {
     const double db = betas[k] - betas[k - 1];
     for (Index c = 0; c < n; ++c) {
       if (!alive[c]) continue;
-      check_energy(c, ex(c), x.row(c).data());
-      // A non-finite score only makes every proposal non-finite, hence rejected: the chain
-      // stays and keeps its (valid) weight.
-      if (ex(c) == std::numeric_limits<T>::infinity()) {
+      check_energy(c, raw_energy(c), state.x.row(c).data());
+      // A non-finite score leaves MALA's chain where it is (it is stopped): it keeps its weight.
+      if (raw_energy(c) == std::numeric_limits<T>::infinity()) {
         alive[c] = 0;
         log_w[c] = -kInf;
         continue;
       }
-      log_w[c] -= db * (double(ex(c)) - base_energy(x.row(c).data()));
+      log_w[c] -= db * (double(raw_energy(c)) - base_energy(state.x.row(c).data()));
     }
     if (k == o.temperatures) break;  // transitions at b = 1 would not change the weights
-    const double b = betas[k];
+    b = betas[k];
+    for (Index c = 0; c < n; ++c)
+      temper(b, state.x.row(c).data(), raw_energy(c), raw_score.row(c).data(), state.energy(c), state.score.row(c).data());
+    mala.set_step_size(static_cast<T>(h));
+    std::int64_t acc = 0, live = 0;
     for (int step = 0; step < o.mala_steps; ++step) {
-      const std::uint64_t counter = std::uint64_t(k) * std::uint64_t(o.mala_steps) + std::uint64_t(step);
-      const double noise = std::sqrt(2 * h);
-      // Proposal y = x + h s_b(x) + sqrt(2h) eps, s_b = (1 - b) s0 + b s.
-      parallel_for_chunks(n, kChainsPerTask, [&](Index c0, Index c1) {
-        // The chunk's noise in one call (chains are consecutive streams), then overwritten.
-        CounterRng(o.seed, static_cast<std::uint64_t>(c0))
-            .normal_rows<T>(counter, static_cast<std::size_t>(d), std::span<T>(y.row(c0).data(), static_cast<std::size_t>((c1 - c0) * d)));
-        for (Index c = c0; c < c1; ++c) {
-          T* yc = y.row(c).data();
-          if (!alive[c]) {
-            y.row(c) = x.row(c);
-            continue;
-          }
-          for (Index j = 0; j < d; ++j) {
-            const double xj = double(x(c, j));
-            const double sb = (1 - b) * (mu[j] - xj) / var0 + b * double(sx(c, j));
-            yc[j] = static_cast<T>(xj + h * sb + noise * double(yc[j]));
-          }
-        }
-      });
-      evaluate(y, ey, sy);
+      // Update numbers as before the kernels existed: noise and accept counters k mala_steps + step.
+      const Index update = Index(k) * o.mala_steps + step + 1;
+      info.reset();
+      mala.step(state, target, streams, update, info);
       evaluations += n;
-      parallel_for_chunks(n, kChainsPerTask, [&](Index c0, Index c1) {
-        for (Index c = c0; c < c1; ++c) {
-          if (!alive[c]) continue;
-          const double eyc = double(ey(c));
-          if (!std::isfinite(eyc) || !sy.row(c).allFinite() || !y.row(c).allFinite()) continue;
-          // log alpha = E_b(x) - E_b(y) + (|y - x - h s_b(x)|^2 - |x - y - h s_b(y)|^2) / (4h)
-          double forward = 0, backward = 0;
-          for (Index j = 0; j < d; ++j) {
-            const double xj = double(x(c, j)), yj = double(y(c, j));
-            const double sbx = (1 - b) * (mu[j] - xj) / var0 + b * double(sx(c, j));
-            const double sby = (1 - b) * (mu[j] - yj) / var0 + b * double(sy(c, j));
-            const double f = yj - xj - h * sbx, g = xj - yj - h * sby;
-            forward += f * f;
-            backward += g * g;
-          }
-          const double ebx = (1 - b) * base_energy(x.row(c).data()) + b * double(ex(c));
-          const double eby = (1 - b) * base_energy(y.row(c).data()) + b * eyc;
-          const double log_alpha = ebx - eby + (forward - backward) / (4 * h);
-          T u;
-          CounterRng(o.seed, static_cast<std::uint64_t>(c)).uniform<T>(counter | kAcceptCounterBit, std::span<T>(&u, 1));
-          if (std::log(double(u)) < log_alpha) {
-            x.row(c) = y.row(c);
-            sx.row(c) = sy.row(c);
-            ex(c) = ey(c);
-            ++accepted[c];
-          }
-        }
-      });
+      for (Index c = 0; c < n; ++c) {
+        if (!info.accepted[static_cast<std::size_t>(c)]) continue;
+        raw_energy(c) = last_energies(c);
+        raw_score.row(c) = last_scores.row(c);
+        acc += alive[c];
+      }
     }
     // Integer counts: the adaptation sees the same numbers for any thread count.
-    std::int64_t acc = 0, live = 0;
-    for (Index c = 0; c < n; ++c) {
-      acc += accepted[c];
-      live += alive[c];
-      accepted[c] = 0;
-    }
+    for (Index c = 0; c < n; ++c) live += alive[c];
     total_accepted += acc;
     total_proposed += live * o.mala_steps;
     if (o.adapt && live > 0) {

@@ -394,6 +394,33 @@ void McmcSummaryOptions::validate(Index chains, Index dim) const {
           });
 }
 
+namespace {
+// The Hamiltonian samplers' per-draw statistics (C S each), summarised.
+HamiltonianSummary hamiltonian_summary(const McmcSummaryOptions& o, Index chains, Index s) {
+  const auto n = static_cast<std::size_t>(chains * s);
+  const char* where = "McmcSummaryOptions";
+  for (const auto& [size, name] : {std::pair{o.hamiltonian.size(), "hamiltonian"}, std::pair{o.divergent.size(), "divergent"},
+                                   std::pair{o.tree_depth.size(), "tree_depth"}})
+    require(size == 0 || size == n, where, [&] {
+      return std::string(name) + " has " + std::to_string(size) + " entries, expected 0 or " + std::to_string(n) +
+             " (one per draw)";
+    });
+  HamiltonianSummary h;
+  h.draws = static_cast<Index>(n);
+  for (char d : o.divergent) h.divergent += d != 0;
+  h.max_tree_depth = o.tree_depth.empty() ? 0 : o.max_tree_depth;
+  for (int d : o.tree_depth) {
+    h.mean_tree_depth += d;
+    h.saturated += o.max_tree_depth > 0 && d >= o.max_tree_depth;
+  }
+  if (!o.tree_depth.empty()) h.mean_tree_depth /= double(n);
+  if (!o.hamiltonian.empty())
+    for (Index c = 0; c < chains; ++c)
+      h.ebfmi.push_back(ebfmi(std::span<const double>(o.hamiltonian.data() + c * s, static_cast<std::size_t>(s))));
+  return h;
+}
+}  // namespace
+
 McmcSummary summarize(const std::vector<Mat<double>>& chains, const McmcSummaryOptions& options) {
   constexpr std::string_view where = "summarize";
   check_chain_shapes(chains, where);
@@ -412,6 +439,8 @@ McmcSummary summarize(const std::vector<Mat<double>>& chains, const McmcSummaryO
     for (Index d = 0; d < dims; ++d) out.names.push_back("x" + std::to_string(d));
   }
   if (!options.proposed.empty()) out.acceptance = acceptance_summary(options.accepted, options.proposed);
+  if (!options.hamiltonian.empty() || !options.divergent.empty() || !options.tree_depth.empty())
+    out.hamiltonian = hamiltonian_summary(options, c, s);
   for (RowVec<double>* v : {&out.mean, &out.sd, &out.mcse_mean, &out.ess_bulk, &out.ess_tail, &out.rhat})
     v->resize(dims);
   // Dimensions are independent, so the result does not depend on the thread count.
@@ -428,6 +457,44 @@ McmcSummary summarize(const std::vector<Mat<double>>& chains, const McmcSummaryO
       out.rhat(d) = g.rhat;
     }
   });
+  return out;
+}
+
+double ebfmi(std::span<const double> h) {
+  const std::size_t n = h.size();
+  if (n < 3) return std::numeric_limits<double>::quiet_NaN();
+  double mean = 0;
+  for (double v : h) mean += v;
+  mean /= double(n);
+  double num = 0, den = 0;
+  for (std::size_t t = 0; t < n; ++t) {
+    den += (h[t] - mean) * (h[t] - mean);
+    if (t > 0) num += (h[t] - h[t - 1]) * (h[t] - h[t - 1]);
+  }
+  return den > 0 ? num / den : std::numeric_limits<double>::quiet_NaN();
+}
+
+std::vector<std::string> HamiltonianSummary::warnings() const {
+  std::vector<std::string> out;
+  std::ostringstream s;
+  if (divergent > 0) {
+    s << divergent << " of " << draws << " draws divergent: the step size is too large for the curvature somewhere; raise "
+      << "--target-accept (0.9, 0.99) or reparametrise (a funnel's scale, say)";
+    out.push_back(s.str());
+  }
+  if (max_tree_depth > 0 && saturated > 0) {
+    s.str("");
+    s << saturated << " of " << draws << " draws hit the maximum tree depth " << max_tree_depth
+      << ": trajectories are cut short; use a dense metric or a larger --max-depth";
+    out.push_back(s.str());
+  }
+  Index low = 0;
+  for (double v : ebfmi) low += v < 0.3;
+  if (low > 0) {
+    s.str("");
+    s << low << " of " << ebfmi.size() << " chains have E-BFMI < 0.3: the energy is explored poorly (heavy tails?)";
+    out.push_back(s.str());
+  }
   return out;
 }
 
@@ -463,6 +530,18 @@ std::string McmcSummary::summary() const {
       << std::setprecision(3) << std::setw(8) << rhat(d);
     if (std::find(bad.begin(), bad.end(), d) != bad.end()) s << "  *";
     s << "\n";
+  }
+  if (hamiltonian) {
+    s << "hamiltonian: " << hamiltonian->divergent << " divergent of " << hamiltonian->draws;
+    if (hamiltonian->max_tree_depth > 0)
+      s << "; mean tree depth " << std::defaultfloat << std::setprecision(3) << hamiltonian->mean_tree_depth << ", "
+        << hamiltonian->saturated << " at the maximum " << hamiltonian->max_tree_depth;
+    if (!hamiltonian->ebfmi.empty()) {
+      const auto [lo, hi] = std::minmax_element(hamiltonian->ebfmi.begin(), hamiltonian->ebfmi.end());
+      s << "; E-BFMI " << std::defaultfloat << std::setprecision(3) << *lo << ".." << *hi;
+    }
+    s << "\n";
+    for (const std::string& warning : hamiltonian->warnings()) s << "* " << warning << "\n";
   }
   if (!bad.empty()) {
     s << "* " << bad.size() << " of " << mean.size() << " dimensions have R-hat >= 1.01 or bulk/tail ESS < "

@@ -72,9 +72,30 @@ AcceptanceSummary acceptance_summary(std::span<const std::int64_t> accepted, std
 /// ties go to the lower index. Returns K x 1, summing to 1.
 Vec<double> mode_occupancy(const Mat<double>& draws, const Mat<double>& centres);
 
+/// E-BFMI of one chain (Betancourt 2016) from the Hamiltonian at its S consecutive draws:
+/// sum_t (H_t - H_{t-1})^2 / sum_t (H_t - mean H)^2. Below 0.3 the momentum refresh explores
+/// the energy's distribution poorly (heavy tails, funnels). NaN for S < 3 or constant H.
+double ebfmi(std::span<const double> hamiltonian);
+
+/// What HMC and NUTS report per draw, over C chains of S draws (chain-major, C S each).
+struct HamiltonianSummary {
+  Index draws = 0, divergent = 0;
+  Index saturated = 0;       // NUTS draws whose tree reached max_tree_depth
+  int max_tree_depth = 0;    // 0: not NUTS
+  double mean_tree_depth = 0;
+  std::vector<double> ebfmi;  // per chain
+  /// One line per problem, each with its advice; empty when there is none.
+  std::vector<std::string> warnings() const;
+};
+
 struct McmcSummaryOptions {
   std::vector<std::string> names;                // one per dimension; empty: x0, x1, ...
   std::vector<std::int64_t> accepted, proposed;  // per chain (C each); empty: acceptance unknown
+  // Hamiltonian samplers, per draw (C S each, chain-major); empty: not reported.
+  std::vector<double> hamiltonian;
+  std::vector<char> divergent;
+  std::vector<int> tree_depth;
+  int max_tree_depth = 0;
   void validate(Index chains, Index dim) const;
 };
 
@@ -84,6 +105,7 @@ struct McmcSummary {
   std::vector<std::string> names;
   RowVec<double> mean, sd, mcse_mean, ess_bulk, ess_tail, rhat;
   std::optional<AcceptanceSummary> acceptance;  // when counts were given
+  std::optional<HamiltonianSummary> hamiltonian;  // when the per-draw statistics were given
   /// Dimensions failing the paper's thresholds: R-hat >= 1.01, or bulk or tail ESS < 100 C.
   std::vector<Index> flagged() const;
   /// A table, one line per dimension, flagged dimensions marked.

@@ -1,7 +1,10 @@
 #pragma once
 // Langevin samplers over a batch of chains: unadjusted Langevin (ULA), the Langevin SDE by
 // Euler-Maruyama, gradient flow (no noise), Metropolis-adjusted Langevin (MALA) with per-chain
-// step-size adaptation, and annealed Langevin over a temperature or noise ladder.
+// step-size adaptation, and annealed Langevin over a temperature or noise ladder. Each is a
+// kernel (sample/langevin.hpp) run by the shared loop (sample/run.hpp); HMC, NUTS, underdamped
+// Langevin and parallel tempering have their own headers, and sample/registry.hpp runs any of
+// them by name.
 //
 // Every chain draws from its own counter-based stream (seed, stream = first_chain + chain):
 // noise at counter = step, MALA's accept test at counter = step | 2^62, the initial point at
@@ -11,6 +14,8 @@
 // Shapes: a batch is chains x D. Kept draws are chain-major: chain c's draws are the rows
 // [c S, (c + 1) S) of `samples`, S = draws_per_chain.
 #include <ebm/energy/energy.hpp>
+#include <ebm/sample/langevin.hpp>
+#include <ebm/sample/run.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -18,29 +23,6 @@
 #include <vector>
 
 namespace ebm {
-
-template <class T>
-struct Initialization {
-  enum class Kind { Gaussian, Uniform, Points };
-  Kind kind = Kind::Gaussian;
-  T scale = T(1);  // Gaussian: standard deviation; Uniform: half-width of [-scale, scale]^D
-  Mat<T> points;   // Points: chains x D, or 1 x D for every chain
-  void validate(Index chains, Index dim) const;
-};
-
-/// Options every sampler shares.
-template <class T>
-struct ChainOptions {
-  Index chains = 64;
-  Index steps = 1000;  // updates per chain, burn-in included
-  Index burn_in = 0;   // first updates whose states are not kept
-  Index thin = 1;      // keep every thin-th state after burn-in
-  bool record_trace = false;  // also keep every thin-th state from the start (x_0 included)
-  std::uint64_t seed = 0;
-  std::uint64_t first_chain = 0;  // global index of chain 0 (for splitting chains over calls)
-  Initialization<T> init;
-  void validate(Index dim) const;
-};
 
 enum class StepSchedule {
   Constant,    // h
@@ -81,6 +63,9 @@ struct MalaOptions : ChainOptions<T> {
   T target_acceptance = T(0.574);
   T gamma = T(0.05), t0 = T(10), kappa = T(0.75);  // dual-averaging constants
   void validate(Index dim) const;
+  typename MalaKernel<T>::Settings kernel_settings() const {
+    return {step_size, adapt, adapt_steps, target_acceptance, gamma, t0, kappa};
+  }
 };
 
 template <class T>
@@ -97,39 +82,9 @@ struct AnnealedOptions : ChainOptions<T> {
   void validate(Index dim) const;
 };
 
-template <class T>
-struct SampleResult {
-  Mat<T> samples;              // (chains_kept * S) x D, chain-major
-  Index draws_per_chain = 0;   // S
-  std::vector<Index> chains_kept;  // global chain index of each block of samples
-  Mat<T> trace;                // when recorded: (chains_kept * L) x D, chain-major, L states
-  Index trace_length = 0;      // L
-  Mat<T> final_state;          // chains x D (a stopped chain: its last finite state)
-  Vec<T> step_size;            // per chain: the final (adapted) step size
-  std::vector<std::int64_t> accepted, proposed;  // per chain (MALA)
-  // Chains stopped because their state or score became non-finite: global index and the
-  // step at which it happened. Their draws are not in `samples`.
-  std::vector<std::pair<Index, Index>> failures;
-  double seconds = 0;
-  double acceptance_rate() const;  // over all chains (MALA), NaN otherwise
-  std::string summary() const;
-};
-
-/// The batch evaluation the samplers run on: scores (N x D) at x (N x D), and energies (N) when
-/// `energies` is not null (MALA needs them, the unadjusted samplers do not).
-template <class T>
-using BatchEvaluation = std::function<void(const Mat<T>& x, Vec<T>* energies, Mat<T>& scores)>;
 /// A noise-conditional score s(x, sigma) (N x D), for annealing over noise levels.
 template <class T>
 using NoiseConditionalScore = std::function<void(const Mat<T>& x, T sigma, Mat<T>& scores)>;
-
-/// log of MALA's acceptance ratio for the move x -> y with step h, from the energies and scores
-/// at both points (1 x D rows): E(x) - E(y) + log q(x | y) - log q(y | x), with
-/// q(b | a) = N(b; a + h s(a), 2 h I).
-template <class T>
-T mala_log_acceptance(T energy_x, const Eigen::Ref<const RowVec<T>>& score_x, T energy_y,
-                      const Eigen::Ref<const RowVec<T>>& score_y, const Eigen::Ref<const RowVec<T>>& x,
-                      const Eigen::Ref<const RowVec<T>>& y, T h);
 
 namespace detail {
 template <class T>
