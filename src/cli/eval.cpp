@@ -95,7 +95,8 @@ struct MmdOutcome {
 
 // MALA chains from N(data mean, data sd^2) per coordinate, one draw per chain at the end, against
 // a seeded subsample of the data of the same size.
-MmdOutcome mmd_to_model(const AnyEnergy<float>& energy, const MatD& data, Index samples, Index steps, std::uint64_t seed) {
+MmdOutcome mmd_to_model(const AnyEnergy<float>& energy, const MatD& data, Index samples, Index steps, std::uint64_t seed,
+                        bool show_progress) {
   const Index m = std::min(samples, data.rows());
   const Index d = data.cols();
   const RowVec<double> mean = data.colwise().mean();
@@ -113,7 +114,10 @@ MmdOutcome mmd_to_model(const AnyEnergy<float>& energy, const MatD& data, Index 
     for (Index j = 0; j < d; ++j)
       o.init.points(c, j) = static_cast<float>(mean(j) + std::max(sd(j), 1e-3) * z[static_cast<std::size_t>(j)]);
   }
+  ProgressBar bar(show_progress, 0, steps);
+  o.progress = [&bar](Index done, Index) { bar.update(done, "MALA steps"); };
   const SampleResult<float> r = mala<float>(energy, o);
+  bar.finish();
   MmdOutcome out;
   out.samples = r.samples.rows();
   out.failures = static_cast<Index>(r.failures.size());
@@ -152,7 +156,7 @@ void eval(const EvalArgs& a, const Globals& g) {
   std::optional<NllResult> nll;
   const std::string method = a.normalize == "auto" ? (d <= 3 ? "grid" : "ais") : a.normalize;
   if (method != "none") {
-    z = log_z_for(e, method, x, a.box, a.grid_points, a.ais_chains, a.ais_temperatures, g.seed);
+    z = log_z_for(e, method, x, a.box, a.grid_points, a.ais_chains, a.ais_temperatures, g.seed, progress_enabled(g));
     nll = negative_log_likelihood<double>(*e.energy, x, *z);
     out["log_z"] = log_z_json(*z);
     out["nll"] = number_or_null(nll->nll);
@@ -165,7 +169,7 @@ void eval(const EvalArgs& a, const Globals& g) {
   MmdOutcome m;
   if (a.mmd_samples > 0) {
     const LoadedEnergy<float> ef = load_energy<float>(a.model, a.energy);
-    m = mmd_to_model(*ef.energy, x, a.mmd_samples, a.mmd_steps, g.seed);
+    m = mmd_to_model(*ef.energy, x, a.mmd_samples, a.mmd_steps, g.seed, progress_enabled(g));
   }
   out["mmd2"] = m.mmd ? number_or_null(m.mmd->mmd2) : nlohmann::json(nullptr);
   out["mmd_bandwidth"] = m.mmd ? number_or_null(m.mmd->bandwidth) : nlohmann::json(nullptr);

@@ -19,7 +19,7 @@ std::vector<std::pair<double, double>> default_box(const MatD& points, const Loa
 /// standardisation, else the points' mean and widest spread).
 LogZResult log_z_for(const LoadedEnergy<double>& e, const std::string& method, const MatD& points,
                      const std::string& box_text, int grid_points, std::int64_t ais_chains, int ais_temperatures,
-                     std::uint64_t seed);
+                     std::uint64_t seed, bool show_progress);
 /// One line for stderr: the value, its error and the method's warning signs.
 std::string log_z_note(const LogZResult& z);
 nlohmann::json log_z_json(const LogZResult& z);

@@ -57,7 +57,7 @@ std::vector<std::pair<double, double>> default_box(const MatD& points, const Loa
 
 LogZResult log_z_for(const LoadedEnergy<double>& e, const std::string& method, const MatD& points,
                      const std::string& box_text, int grid_points, std::int64_t ais_chains, int ais_temperatures,
-                     std::uint64_t seed) {
+                     std::uint64_t seed, bool show_progress) {
   const Index d = e.dim();
   if (method == "grid") {
     if (d > 3)
@@ -88,7 +88,11 @@ LogZResult log_z_for(const LoadedEnergy<double>& e, const std::string& method, c
       widest = std::max(widest, ((points.rowwise() - m).array().square().colwise().mean()).sqrt().maxCoeff());
     o.base_scale = widest;
   }
-  return log_normalizer_ais<double>(*e.energy, o);
+  ProgressBar bar(show_progress, 0, o.temperatures);
+  o.progress = [&bar](int done, int) { bar.update(done, "AIS temperatures"); };
+  const LogZResult r = log_normalizer_ais<double>(*e.energy, o);
+  bar.finish();
+  return r;
 }
 
 std::string log_z_note(const LogZResult& z) {
@@ -172,7 +176,7 @@ void logp(const LogpArgs& a, const Globals& g) {
                            {"seconds", r.seconds}};
   std::string note;
   if (!a.normalize.empty()) {
-    const LogZResult z = log_z_for(e, a.normalize, x, a.box, a.grid_points, a.ais_chains, a.ais_temperatures, g.seed);
+    const LogZResult z = log_z_for(e, a.normalize, x, a.box, a.grid_points, a.ais_chains, a.ais_temperatures, g.seed, progress_enabled(g));
     EnergyEvaluator<double> ev;
     Vec<double> e0;
     e.energy->evaluate(ev, x0, &e0, nullptr);

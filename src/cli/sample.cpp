@@ -137,6 +137,11 @@ void sample(const SampleArgs& a, const Globals& g, bool option_given_levels) {
   const bool has_h = a.step_size > 0;
   SampleResult<T> r;
   Index keep_from = 0;  // updates before the first kept draw
+  std::unique_ptr<ProgressBar> bar;
+  auto show_progress = [&](ChainOptions<T>& o, Index total) {
+    bar = std::make_unique<ProgressBar>(progress_enabled(g), 0, total);
+    o.progress = [&bar](Index done, Index) { bar->update(done, "steps"); };
+  };
   if (a.sampler == "ncsn") {
     // Annealed Langevin over the model's own noise levels (NCSN), steps scaled by sigma^2.
     if (!e.conditional())
@@ -161,6 +166,7 @@ void sample(const SampleArgs& a, const Globals& g, bool option_given_levels) {
     o.step_size = has_h ? h : static_cast<T>(0.2 * ladder.back() * ladder.back());
     keep_from = levels * per_level - per_level + burn_in;
     const NoiseConditionalScore<T> score = noise_conditional_score(e);
+    show_progress(o, levels * per_level);
     r = annealed_langevin<T>(d, score, o);
     if (a.denoise) {
       denoise_rows(e, score, o.sigma_min, r.samples);
@@ -179,6 +185,7 @@ void sample(const SampleArgs& a, const Globals& g, bool option_given_levels) {
     o.max_temperature = static_cast<T>(a.max_temperature);
     if (has_h) o.step_size = h;
     keep_from = a.levels * per_level - per_level + burn_in;
+    show_progress(o, a.levels * per_level);
     r = annealed_langevin<T>(energy, o);
   } else {
     const Index burn_in = a.burn_in >= 0 ? a.burn_in : a.steps / 2;
@@ -197,9 +204,11 @@ void sample(const SampleArgs& a, const Globals& g, bool option_given_levels) {
     settings.tempering.replicas = a.replicas;
     settings.tempering.max_temperature = static_cast<T>(a.max_temperature);
     settings.within = a.within;
+    show_progress(o, a.steps);
     r = run_sampler<T>(a.sampler, d, detail::batch_evaluation<T>(energy), settings, o);
   }
 
+  if (bar) bar->finish();
   const Index kept = static_cast<Index>(r.chains_kept.size());
   const Index s = r.draws_per_chain;
   if (s == 0) throw UsageError("--burn-in / --thin: no draw is kept (" + std::to_string(a.steps) + " steps)");

@@ -302,6 +302,7 @@ LogZResult log_normalizer_ais(Index dim, const EnergyFunction<T>& energy, const 
       }
       log_w[c] -= db * (double(raw_energy(c)) - base_energy(state.x.row(c).data()));
     }
+    if (o.progress) o.progress(k, o.temperatures);
     if (k == o.temperatures) break;  // transitions at b = 1 would not change the weights
     b = betas[k];
     for (Index c = 0; c < n; ++c)

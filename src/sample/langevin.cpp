@@ -23,6 +23,17 @@ std::vector<T>& chunk_noise() {
   return buffer;
 }
 
+// The unadjusted step of one chain: y holds D standard normals and becomes
+// x + drift s + noise_scale y (the ULA step when noise_scale = sqrt(2 drift)).
+template <class T>
+void unadjusted_row(const T* x, const T* s, T drift, T noise_scale, Index d, T* y) {
+  if (noise_scale > T(0)) {
+    for (Index j = 0; j < d; ++j) y[j] = x[j] + drift * s[j] + noise_scale * y[j];
+  } else {
+    for (Index j = 0; j < d; ++j) y[j] = x[j] + drift * s[j];
+  }
+}
+
 // A run with few draws per update (one chain of dimension 2, say) draws this many updates
 // ahead: the vectorised transform costs about as much for one pair as for sixteen.
 constexpr Index kLookahead = 64, kLookaheadMaxDraws = 64;
@@ -78,11 +89,7 @@ void UnadjustedKernel<T>::step(ChainState<T>& s, Target<T>& target, const ChainS
         const T* from = ahead_.data() + (c * kLookahead + (k - ahead_from_)) * dim;
         std::copy(from, from + dim, y);
       }
-      if (noise_scale > T(0)) {
-        for (Index j = 0; j < dim; ++j) y[j] = x[j] + drift * score[j] + noise_scale * y[j];
-      } else {
-        for (Index j = 0; j < dim; ++j) y[j] = x[j] + drift * score[j];
-      }
+      unadjusted_row(x, score, drift, noise_scale, dim, y);
       if (!all_finite(y, dim)) {
         s.alive[static_cast<std::size_t>(c)] = 0;
         continue;
@@ -105,8 +112,9 @@ void langevin_update(Mat<T>& x, const Mat<T>& score, T h, std::uint64_t seed, st
     noise.resize(static_cast<std::size_t>((r1 - r0) * d));
     CounterRng(seed, first_chain + static_cast<std::uint64_t>(r0)).normal_rows<T>(step, static_cast<std::size_t>(d), noise);
     for (Index i = r0; i < r1; ++i) {
-      const T* eps = noise.data() + (i - r0) * d;
-      for (Index j = 0; j < d; ++j) x(i, j) += h * score(i, j) + noise_scale * eps[j];
+      T* y = noise.data() + (i - r0) * d;
+      unadjusted_row(x.row(i).data(), score.row(i).data(), h, noise_scale, d, y);
+      std::copy(y, y + d, x.row(i).data());
     }
   };
   if (x.rows() <= kRowsPerChunk) body(0, x.rows());

@@ -36,8 +36,12 @@ struct Tree {
   T sum_prob = 0;
   int leaves = 0;
   bool divergent = false, done = false;
-  std::uint64_t draws = 0;             // uniforms used at (update, Tree)
+  std::uint64_t draws = 0;             // multinomial uniforms used at (update, Tree)
 };
+
+// Uniform i at (update, Tree): the direction of doubling j is number j, the multinomial
+// choices follow from kChoices on (so a tree's shape depends on the directions alone).
+constexpr std::uint64_t kChoices = 64;
 
 }  // namespace
 
@@ -64,9 +68,9 @@ void NutsKernel<T>::transition(ChainState<T>& s, Target<T>& target, const ChainS
     this->velocity(c, pb.data(), vb.data());
     return !(va.dot(rho) > T(0) && vb.dot(rho) > T(0));
   };
-  auto uniform = [&](Index c, Tree<T>& t) { return streams.uniform(c, k, DrawPurpose::Tree, t.draws++); };
+  auto uniform = [&](Index c, Tree<T>& t) { return streams.uniform(c, k, DrawPurpose::Tree, kChoices + t.draws++); };
   auto start_subtree = [&](Index c, Tree<T>& t) {
-    t.dir = uniform(c, t) > 0.5 ? 1 : -1;
+    t.dir = streams.uniform(c, k, DrawPurpose::Tree, static_cast<std::uint64_t>(t.depth)) > 0.5 ? 1 : -1;
     t.size = Index(1) << t.depth;
     t.built = 0;
     t.p_old_near = t.dir > 0 ? t.p_plus : t.p_minus;

@@ -205,6 +205,8 @@ SampleResult<T> run_kernel(Kernel<T>& kernel, Target<T>& target, const ChainOpti
   for (Index c = 0; c < n; ++c)
     if (!s.alive[static_cast<std::size_t>(c)]) failed_at[static_cast<std::size_t>(c)] = 0;
   std::int64_t warmup_evaluations = target.evaluations();
+  double warmup_seconds = 0;
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
 
   auto record = [&](Index k, const StepInfo<T>& info) {
     if (trace_len > 0 && k % o.thin == 0)
@@ -230,7 +232,11 @@ SampleResult<T> run_kernel(Kernel<T>& kernel, Target<T>& target, const ChainOpti
       if (!s.alive[static_cast<std::size_t>(c)] && failed_at[static_cast<std::size_t>(c)] < 0)
         failed_at[static_cast<std::size_t>(c)] = k;
     record(k, info);
-    if (k == keep_from) warmup_evaluations = target.evaluations();
+    if (o.progress) o.progress(k, steps);
+    if (k == keep_from) {
+      warmup_evaluations = target.evaluations();
+      warmup_seconds = elapsed();
+    }
   }
 
   SampleResult<T> r;
@@ -264,7 +270,8 @@ SampleResult<T> run_kernel(Kernel<T>& kernel, Target<T>& target, const ChainOpti
   r.gradient_evaluations = target.evaluations();
   r.warmup_gradient_evaluations = keep_from >= steps ? target.evaluations() : warmup_evaluations;
   kernel.report(r);
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.seconds = elapsed();
+  r.warmup_seconds = keep_from >= steps ? r.seconds : warmup_seconds;
   return r;
 }
 

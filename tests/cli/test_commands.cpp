@@ -199,7 +199,7 @@ TEST(CliSample, WritesChainStepAndCoordinatesWithAReport) {
 
 TEST(CliSample, EverySamplerOnAnAnalyticEnergy) {
   write_file("gauss.json", kGaussianJson);
-  for (const char* sampler : {"ula", "mala", "sde", "flow", "annealed"}) {
+  for (const char* sampler : {"ula", "mala", "sde", "flow", "annealed", "hmc", "nuts", "underdamped", "pt"}) {
     const std::string out = std::string("s_") + sampler + ".csv";
     const CommandResult r =
         run(std::string("sample --energy gauss.json --sampler ") + sampler + " --chains 4 --steps 40 --quiet -o " + out);
@@ -233,6 +233,31 @@ TEST(CliSample, MalaMeanMatchesTheTargetWithinItsMonteCarloError) {
     EXPECT_LT(mcse, 0.1);
     EXPECT_LT(std::abs(mean - target[j]), 5 * mcse) << "dimension " << j;  // fails with probability ~6e-7
   }
+}
+
+TEST(CliSample, NutsReportsItsDiagnosticsAndParallelTemperingItsSwaps) {
+  write_file("gauss.json", kGaussianJson);
+  const CommandResult r = run("sample --energy gauss.json --sampler nuts --metric dense --chains 4 --steps 600 --seed 3 "
+                              "-o n.csv --report n.json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("hamiltonian: 0 divergent of 1200; mean tree depth"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("E-BFMI"), std::string::npos) << r.err;
+  const auto report = nlohmann::json::parse(slurp("n.json"));
+  EXPECT_EQ(report.at("sampler"), "nuts");
+  EXPECT_GT(report.at("gradient_evaluations").get<double>(), report.at("warmup_gradient_evaluations").get<double>());
+  const auto dims = report.at("diagnostics").at("dimensions");
+  const double target[2] = {1, -1};
+  for (int j = 0; j < 2; ++j) {
+    const double mean = dims[j].at("mean"), mcse = dims[j].at("mcse_mean");
+    EXPECT_LT(std::abs(mean - target[j]), 5 * mcse) << "dimension " << j;
+  }
+  const CommandResult p = run("sample --energy gauss.json --sampler pt --within nuts --replicas 3 --chains 2 --steps 100 "
+                              "--quiet -o p.csv --report p.json");
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  const auto notes = nlohmann::json::parse(slurp("p.json")).at("notes");
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].get<std::string>().find("swap acceptance per pair"), std::string::npos) << notes;
+  EXPECT_EQ(nlohmann::json::parse(slurp("p.json")).at("sampler"), "pt(nuts)");
 }
 
 TEST(CliEnergyScore, ScoreIsMinusTheGradientOfEnergyInRawCoordinates) {

@@ -173,6 +173,124 @@ ebm::ChainOptions<double> chain_options(Index chains, Index steps, Index burn_in
   return o;
 }
 
+// Stan's recursive NUTS tree (base_nuts.hpp, 2.21), the shape only: how many leapfrog steps
+// and doublings a transition takes for given directions. Unit metric. Written independently of
+// the kernel's iterative builder, to check that its checkpoints and extra checks stop exactly
+// where Stan's recursion does.
+struct RecursiveNuts {
+  RecursiveNuts(const ebm::Rosenbrock<double>& e, double step) : target(e), h(step) {}
+  const ebm::Rosenbrock<double>& target;
+  double h, max_energy_error = 1000;
+  MatD x, p, s;  // 1 x D, the leaf being integrated
+  double h0 = 0;
+  int leaves = 0;
+  bool divergent = false;
+
+  double hamiltonian() {
+    Vec<double> e;
+    target.energy(x, e);
+    return e(0) + 0.5 * p.squaredNorm();
+  }
+  void leapfrog(double signed_h) {
+    p += 0.5 * signed_h * s;
+    x += signed_h * p;
+    target.score(x, s);
+    p += 0.5 * signed_h * s;
+  }
+  static bool keep_going(const RowVec<double>& a, const RowVec<double>& b, const RowVec<double>& rho) {
+    return a.dot(rho) > 0 && b.dot(rho) > 0;
+  }
+  // Returns validity; rho += the subtree's momenta; p_beg, p_end: its first and last leaf.
+  bool build(int depth, double sign, RowVec<double>& rho, RowVec<double>& p_beg, RowVec<double>& p_end) {
+    if (depth == 0) {
+      leapfrog(sign * h);
+      ++leaves;
+      double e = hamiltonian();
+      if (std::isnan(e)) e = INFINITY;
+      if (e - h0 > max_energy_error) divergent = true;
+      rho += p;
+      p_beg = p_end = p;
+      return !divergent;
+    }
+    RowVec<double> rho_init = RowVec<double>::Zero(rho.size()), rho_final = rho_init, p_init_end, p_final_beg;
+    if (!build(depth - 1, sign, rho_init, p_beg, p_init_end)) return false;
+    if (!build(depth - 1, sign, rho_final, p_final_beg, p_end)) return false;
+    const RowVec<double> rho_sub = rho_init + rho_final;
+    rho += rho_sub;
+    return keep_going(p_beg, p_end, rho_sub) && keep_going(p_beg, p_final_beg, rho_init + p_final_beg) &&
+           keep_going(p_init_end, p_end, rho_final + p_init_end);
+  }
+  // One transition's (depth, leaves) from x0, p0 with the directions `forward(j)`.
+  template <class Direction>
+  std::pair<int, int> shape(const MatD& x0, const MatD& p0, int max_depth, Direction&& forward) {
+    MatD x_fwd = x0, p_fwd = p0, x_bck = x0, p_bck = p0, s0;
+    target.score(x0, s0);
+    MatD s_fwd = s0, s_bck = s0;
+    x = x0, p = p0, s = s0;
+    h0 = hamiltonian();
+    RowVec<double> rho = p0, p_fwd_bck = p0, p_fwd_fwd = p0, p_bck_fwd = p0, p_bck_bck = p0;
+    int depth = 0;
+    while (depth < max_depth) {
+      RowVec<double> rho_fwd = RowVec<double>::Zero(rho.size()), rho_bck = rho_fwd;
+      bool valid;
+      if (forward(depth)) {
+        x = x_fwd, p = p_fwd, s = s_fwd;
+        rho_bck = rho;
+        p_bck_fwd = p_fwd_fwd;
+        valid = build(depth, 1, rho_fwd, p_fwd_bck, p_fwd_fwd);
+        x_fwd = x, p_fwd = p, s_fwd = s;
+      } else {
+        x = x_bck, p = p_bck, s = s_bck;
+        rho_fwd = rho;
+        p_fwd_bck = p_bck_bck;
+        valid = build(depth, -1, rho_bck, p_bck_fwd, p_bck_bck);
+        x_bck = x, p_bck = p, s_bck = s;
+      }
+      if (!valid) break;
+      ++depth;
+      rho = rho_bck + rho_fwd;
+      if (!(keep_going(p_bck_bck, p_fwd_fwd, rho) && keep_going(p_bck_bck, p_fwd_bck, rho_bck + p_fwd_bck) &&
+            keep_going(p_bck_fwd, p_fwd_fwd, rho_fwd + p_bck_fwd)))
+        break;
+    }
+    return {depth, leaves};
+  }
+};
+
+TEST(NutsTree, StopsWhereStansRecursionStops) {
+  // For many states and momenta, the kernel's tree has the depth and the number of leapfrog
+  // steps of Stan's recursive build with the same directions.
+  const ebm::Rosenbrock<double> banana(1.0, 5.0);
+  auto settings = fixed_settings(0.05);
+  settings.metric = ebm::MetricKind::Unit;
+  settings.max_depth = 8;
+  ebm::NutsKernel<double> nuts(settings);
+  ebm::Target<double> t(2, evaluation(banana));
+  const Index n = 400;
+  ebm::ChainState<double> s;
+  s.x = banana.sample(n, 2);
+  const ebm::ChainStreams streams{5, 0};
+  nuts.init(s, t, streams, 0);
+  const MatD start = s.x;
+  ebm::StepInfo<double> info;
+  nuts.step(s, t, streams, 1, info);
+  int compared = 0, deep = 0;
+  for (Index c = 0; c < n; ++c) {
+    MatD p0(1, 2);
+    streams.normal<double>(c, 1, ebm::DrawPurpose::Momentum, std::span<double>(p0.data(), 2));
+    RecursiveNuts ref(banana, 0.05);
+    const auto [depth, leaves] = ref.shape(start.row(c), p0, settings.max_depth, [&](int j) {
+      return streams.uniform(c, 1, ebm::DrawPurpose::Tree, static_cast<std::uint64_t>(j)) > 0.5;
+    });
+    EXPECT_EQ(info.tree_depth[static_cast<std::size_t>(c)], depth) << "chain " << c;
+    EXPECT_EQ(info.gradients[static_cast<std::size_t>(c)], leaves) << "chain " << c;
+    ++compared;
+    deep += depth >= 4;
+  }
+  EXPECT_EQ(compared, n);
+  EXPECT_GT(deep, n / 10);  // trees deep enough for the inner checks to matter
+}
+
 TEST(Moments, EverySamplerOnACorrelatedGaussian) {
   const auto g = correlated_gaussian();
   for (const std::string name : {"hmc", "nuts", "underdamped", "pt"}) {
@@ -322,6 +440,26 @@ TEST(Reproducibility, SameBitsForAnyThreadCountAndAloneOrInABatch) {
     const Index n = one.draws_per_chain;
     EXPECT_TRUE(last.samples == one.samples.bottomRows(n)) << name << ": chain 2 alone differs from chain 2 in a batch";
   }
+}
+
+TEST(Langevin, TheUlaKernelStepIsLangevinUpdate) {
+  // One ULA update of the kernel equals the public langevin_update at counter k - 1.
+  const auto g = correlated_gaussian();
+  ebm::UlaOptions<double> o;
+  o.chains = 70;  // more than the look-ahead's 64 draws: both noise paths of the kernel
+  o.steps = 1;
+  o.step_size = 0.05;
+  o.seed = 4;
+  o.first_chain = 3;
+  o.init.kind = ebm::Initialization<double>::Kind::Points;
+  o.init.points = g.sample(o.chains, 8);
+  MatD x = o.init.points, score;
+  g.score(x, score);
+  ebm::langevin_update<double>(x, score, 0.05, 4, 0, 3);
+  EXPECT_TRUE(ebm::ula(g, o).final_state == x);
+  o.chains = 5;  // the look-ahead path
+  o.init.points = o.init.points.topRows(5).eval();
+  EXPECT_TRUE(ebm::ula(g, o).final_state == x.topRows(5));
 }
 
 TEST(Registry, NamesAndErrors) {

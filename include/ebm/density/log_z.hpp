@@ -23,6 +23,8 @@
 #include <ebm/core/types.hpp>
 #include <ebm/density/functions.hpp>
 
+#include <functional>
+
 #include <cstdint>
 #include <string>
 #include <type_traits>
@@ -75,6 +77,7 @@ struct AisOptions {
   std::vector<double> base_mean;  // D values; empty: zeros
   double base_scale = 1;          // standard deviation of the base, > 0
   std::uint64_t seed = 0;
+  std::function<void(int done, int total)> progress;  // after every temperature, if set
   void validate(Index dim) const;
 };
 

@@ -7,6 +7,7 @@
 #include <ebm/sample/kernel.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,6 +34,8 @@ struct ChainOptions {
   std::uint64_t seed = 0;
   std::uint64_t first_chain = 0;  // global index of chain 0 (for splitting chains over calls)
   Initialization<T> init;
+  /// Called after every update with (updates done, updates in all); for progress bars.
+  std::function<void(Index done, Index total)> progress;
   void validate(Index dim) const;
 };
 
@@ -66,6 +69,7 @@ struct SampleResult {
   std::vector<std::pair<Index, Index>> failures;
   std::vector<std::string> notes;  // kernel-specific lines for the summary (swap rates, say)
   double seconds = 0;
+  double warmup_seconds = 0;  // of which until the end of burn-in
   double acceptance_rate() const;  // over all chains (Metropolis-adjusted kernels), NaN otherwise
   std::string summary() const;
 };
