@@ -399,6 +399,17 @@ nlohmann::json summary_json(const McmcSummary& s) {
   } else {
     out["acceptance"] = nullptr;
   }
+  if (s.hamiltonian) {
+    const HamiltonianSummary& h = *s.hamiltonian;
+    nlohmann::json ebfmi = nlohmann::json::array();
+    for (double v : h.ebfmi) ebfmi.push_back(number_or_null(v));
+    out["hamiltonian"] = {{"draws", h.draws},           {"divergent", h.divergent},
+                          {"max_tree_depth", h.max_tree_depth}, {"saturated", h.saturated},
+                          {"mean_tree_depth", number_or_null(h.mean_tree_depth)}, {"ebfmi", ebfmi},
+                          {"warnings", h.warnings()}};
+  } else {
+    out["hamiltonian"] = nullptr;
+  }
   return out;
 }
 
