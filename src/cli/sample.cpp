@@ -20,7 +20,7 @@ struct SampleArgs {
   std::string model, energy, sampler = "mala", output, report, metric = "diag", within = "mala";
   std::int64_t chains = 64, steps = 1000, burn_in = -1, thin = 1, levels = 10, replicas = 8, max_depth = 10;
   double step_size = -1, init_scale = 1, max_temperature = 10, target_accept = -1, friction = 1, path_length = 1;
-  bool float64 = false, denoise = false;
+  bool float64 = false, denoise = false, adapt_ladder = false;
 };
 
 // The samplers the library runs by name, and the two ladders the CLI runs itself.
@@ -56,6 +56,7 @@ void validate(const SampleArgs& a) {
   if (a.max_depth > 30) throw UsageError("--max-depth: must be <= 30, got " + std::to_string(a.max_depth));
   require_positive("--friction", a.friction);
   require_positive("--path-length", a.path_length);
+  if (a.adapt_ladder && a.sampler != "pt") throw UsageError("--adapt-ladder: only with --sampler pt");
   if (a.sampler == "pt" && !(a.max_temperature > 1))
     throw UsageError("--max-temperature: parallel tempering needs > 1, got " + fmt(a.max_temperature));
   if (a.denoise && a.sampler != "ncsn") throw UsageError("--denoise: only with --sampler ncsn");
@@ -203,6 +204,7 @@ void sample(const SampleArgs& a, const Globals& g, bool option_given_levels) {
     settings.friction = static_cast<T>(a.friction);
     settings.tempering.replicas = a.replicas;
     settings.tempering.max_temperature = static_cast<T>(a.max_temperature);
+    settings.tempering.adapt_ladder = a.adapt_ladder;
     settings.within = a.within;
     show_progress(o, a.steps);
     r = run_sampler<T>(a.sampler, d, detail::batch_evaluation<T>(energy), settings, o);
@@ -314,6 +316,7 @@ void add_sample(CLI::App& app, Context& ctx) {
   sub->add_option("--path-length", a->path_length, "hmc: integration time per draw (default 1)");
   sub->add_option("--friction", a->friction, "underdamped: the friction gamma (default 1)");
   sub->add_option("--replicas", a->replicas, "pt: replicas on the geometric temperature ladder (default 8)");
+  sub->add_flag("--adapt-ladder", a->adapt_ladder, "pt: re-space the temperatures during burn-in towards equal swap rates");
   sub->add_option("--within", a->within, "pt: the kernel within each replica (default mala; hmc, nuts, underdamped)");
   sub->add_option("-o,--output", a->output, "Samples file (.csv, .tsv or .npy): columns chain, step, x0..");
   sub->add_option("--report", a->report, "Write the diagnostics as JSON to this file");

@@ -7,6 +7,12 @@
 // which makes states travel the ladder in round trips rather than diffuse). Kept draws are
 // the beta = 1 replica's.
 //
+// With adapt_ladder, each chain's ladder is moved during warm-up towards equal rejection rates
+// between neighbours (Syed et al. 2021: the inverse temperatures re-spaced so that the
+// cumulative rejection rate, the "communication barrier", grows by the same amount per pair),
+// at updates 50, 100, 200, ... of the warm-up from the swaps since the last move. The ends stay
+// at 1 and 1 / max_temperature; the ladder is fixed after warm-up, so the kept draws are exact.
+//
 // Replica k of chain c (stream first_chain + c) is row c K + k of the within kernel's batch,
 // with stream (first_chain + c) K + k; the swap tests draw from the chain's own stream at
 // (update, Swap). So a chain gives the same bits alone or in a batch.
@@ -24,6 +30,7 @@ struct TemperingSettings {
   T max_temperature = T(10);      // the ladder is geometric from 1 to this
   std::vector<T> temperatures;    // or given: K values, the first 1, increasing
   Index swap_every = 1;
+  bool adapt_ladder = false;      // re-space the ladder during warm-up (above)
   void validate() const;
   /// The K inverse temperatures beta_k, beta_0 = 1.
   std::vector<T> inverse_temperatures() const;
@@ -50,15 +57,20 @@ class TemperingKernel final : public Kernel<T> {
 
   /// Over all chains: swaps accepted / proposed between replicas k and k + 1 (K - 1 pairs).
   std::vector<double> swap_rates() const;
+  /// Chain c's inverse temperatures (K), as adapted.
+  std::vector<T> inverse_temperatures(Index c) const;
   /// Completed round trips (a state's trip from the beta = 1 replica to the hottest and back),
   /// summed over chains.
   std::int64_t round_trips() const { return round_trips_; }
-  const std::vector<T>& inverse_temperatures() const { return beta_; }
 
  private:
   TemperingSettings<T> settings_;
   std::unique_ptr<Kernel<T>> within_;
-  std::vector<T> beta_;
+  void respace_ladders(Target<T>& target);
+
+  std::vector<T> beta_;            // per (chain, slot): inverse temperatures, chain-major
+  Index K_ = 0, warmup_ = 0, next_respace_ = 0;
+  std::vector<std::int64_t> window_accepted_, window_proposed_;  // per (chain, pair), since the last re-spacing
   ChainState<T> replicas_;
   ChainStreams inner_streams_;
   std::vector<std::int64_t> swaps_accepted_, swaps_proposed_;
