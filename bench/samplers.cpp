@@ -100,15 +100,21 @@ std::string json_number(double v) {
   return s.str();
 }
 
-template <class E>
-void run(const std::string& name, const E& energy, const Args& a) {
+// a.chains chains, a.warmup + a.draws updates, uniform starts on [-scale, scale]^D.
+ebm::ChainOptions<double> chain_options(const Args& a, double scale) {
   ebm::ChainOptions<double> o;
   o.chains = a.chains;
   o.steps = a.warmup + a.draws;
   o.burn_in = a.warmup;
   o.seed = a.seed;
   o.init.kind = ebm::Initialization<double>::Kind::Uniform;
-  o.init.scale = 2;  // Stan's default: uniform on (-2, 2) in unconstrained space
+  o.init.scale = scale;
+  return o;
+}
+
+template <class E>
+void run(const std::string& name, const E& energy, const Args& a) {
+  const auto o = chain_options(a, 2);  // Stan's default: uniform on (-2, 2) in unconstrained space
   ebm::HamiltonianSettings<double> s;
   s.metric = ebm::parse_metric(a.metric, "--metric");
   s.adapt = a.adapt;
@@ -160,13 +166,7 @@ void run(const std::string& name, const E& energy, const Args& a) {
 void multimodal(const Args& a) {
   const ebm::GaussianMixture<double> mix(Vec<double>{{0.8, 0.2}}, MatD{{5, 5}, {-5, -5}},
                                          {MatD::Identity(2, 2), MatD::Identity(2, 2)});
-  ebm::ChainOptions<double> o;
-  o.chains = a.chains;
-  o.steps = a.warmup + a.draws;
-  o.burn_in = a.warmup;
-  o.seed = a.seed;
-  o.init.kind = ebm::Initialization<double>::Kind::Uniform;
-  o.init.scale = 8;
+  const auto o = chain_options(a, 8);
   for (const std::string sampler : {"mala", "hmc", "nuts", "underdamped", "pt"}) {
     for (const std::string within : {"mala", "nuts"}) {
       if (sampler != "pt" && within != "mala") continue;
@@ -174,7 +174,7 @@ void multimodal(const Args& a) {
       s.within = within;
       s.tempering.replicas = 6;
       s.tempering.max_temperature = 60;
-      const auto r = ebm::run_sampler<double>(sampler, 2, ebm::detail::batch_evaluation<double>(mix), s, o);
+      const auto r = ebm::run_sampler<double>(sampler, mix, s, o);
       const Index S = r.draws_per_chain, n = static_cast<Index>(r.chains_kept.size());
       Vec<double> f(n);
       for (Index c = 0; c < n; ++c) f(c) = (r.samples.middleRows(c * S, S).rowwise().sum().array() > 0).cast<double>().mean();

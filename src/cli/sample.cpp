@@ -207,7 +207,7 @@ void sample(const SampleArgs& a, const Globals& g, bool option_given_levels) {
     settings.tempering.adapt_ladder = a.adapt_ladder;
     settings.within = a.within;
     show_progress(o, a.steps);
-    r = run_sampler<T>(a.sampler, d, detail::batch_evaluation<T>(energy), settings, o);
+    r = run_sampler<T>(a.sampler, energy, settings, o);
   }
 
   if (bar) bar->finish();

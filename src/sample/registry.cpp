@@ -11,6 +11,58 @@ T or_default(T value, double fallback) {
   return std::isnan(value) ? static_cast<T>(fallback) : value;
 }
 
+// Each sampler's kernel from the settings, its step size h (the default already applied) and
+// the run's length.
+template <class T>
+using Factory = std::unique_ptr<Kernel<T>> (*)(const SamplerSettings<T>&, T h, Index steps);
+
+template <class T>
+std::unique_ptr<Kernel<T>> unadjusted(const char* name, T drift, T noise, Index steps) {
+  return std::make_unique<UnadjustedKernel<T>>(name, [drift, noise](Index) { return std::pair<T, T>(drift, noise); }, steps);
+}
+
+template <class T>
+std::unique_ptr<Kernel<T>> hamiltonian(const SamplerSettings<T>& settings, T h, bool nuts) {
+  HamiltonianSettings<T> s = settings.hamiltonian;
+  s.step_size = h;
+  s.adapt = settings.adapt;
+  s.target_acceptance = or_default(settings.target_acceptance, 0.8);
+  if (nuts) return std::make_unique<NutsKernel<T>>(s);
+  return std::make_unique<HmcKernel<T>>(s);
+}
+
+template <class T>
+std::unique_ptr<Kernel<T>> tempering(const SamplerSettings<T>& settings, T, Index steps) {
+  if (settings.within == "pt") throw InvalidArgument("parallel tempering: the within-replica kernel cannot be pt");
+  SamplerSettings<T> inner = settings;
+  if (std::isnan(settings.step_size)) inner.step_size = static_cast<T>(sampler_spec(settings.within).default_step_size);
+  return std::make_unique<TemperingKernel<T>>(settings.tempering, make_kernel<T>(settings.within, inner, steps));
+}
+
+// In the order of sampler_specs().
+template <class T>
+const std::vector<Factory<T>>& factories() {
+  static const std::vector<Factory<T>> table = {
+      [](const SamplerSettings<T>&, T h, Index steps) { return unadjusted<T>("ula", h, h, steps); },
+      [](const SamplerSettings<T>&, T h, Index steps) { return unadjusted<T>("sde", h, h, steps); },
+      [](const SamplerSettings<T>&, T h, Index steps) { return unadjusted<T>("flow", h, T(0), steps); },
+      [](const SamplerSettings<T>& s, T h, Index) -> std::unique_ptr<Kernel<T>> {
+        typename MalaKernel<T>::Settings m;
+        m.step_size = h;
+        m.adapt = s.adapt;
+        m.target_acceptance = or_default(s.target_acceptance, 0.574);
+        return std::make_unique<MalaKernel<T>>(m);
+      },
+      [](const SamplerSettings<T>& s, T h, Index) { return hamiltonian<T>(s, h, false); },
+      [](const SamplerSettings<T>& s, T h, Index) { return hamiltonian<T>(s, h, true); },
+      [](const SamplerSettings<T>& s, T h, Index) -> std::unique_ptr<Kernel<T>> {
+        return std::make_unique<UnderdampedKernel<T>>(UnderdampedSettings<T>{h, s.friction});
+      },
+      &tempering<T>,
+  };
+  return table;
+}
+
 }  // namespace
 
 const std::vector<SamplerSpec>& sampler_specs() {
@@ -39,34 +91,9 @@ const SamplerSpec& sampler_spec(const std::string& name) {
 template <class T>
 std::unique_ptr<Kernel<T>> make_kernel(const std::string& name, const SamplerSettings<T>& settings, Index steps) {
   const SamplerSpec& spec = sampler_spec(name);
-  const T h = or_default(settings.step_size, spec.default_step_size);
-  if (name == "ula")
-    return std::make_unique<UnadjustedKernel<T>>("ula", [h](Index) { return std::pair<T, T>(h, h); }, steps);
-  if (name == "sde")
-    return std::make_unique<UnadjustedKernel<T>>("sde", [h](Index) { return std::pair<T, T>(h, h); }, steps);
-  if (name == "flow")
-    return std::make_unique<UnadjustedKernel<T>>("flow", [h](Index) { return std::pair<T, T>(h, T(0)); }, steps);
-  if (name == "mala") {
-    typename MalaKernel<T>::Settings m;
-    m.step_size = h;
-    m.adapt = settings.adapt;
-    m.target_acceptance = or_default(settings.target_acceptance, 0.574);
-    return std::make_unique<MalaKernel<T>>(m);
-  }
-  if (name == "hmc" || name == "nuts") {
-    HamiltonianSettings<T> s = settings.hamiltonian;
-    s.step_size = h;
-    s.adapt = settings.adapt;
-    s.target_acceptance = or_default(settings.target_acceptance, 0.8);
-    if (name == "hmc") return std::make_unique<HmcKernel<T>>(s);
-    return std::make_unique<NutsKernel<T>>(s);
-  }
-  if (name == "underdamped") return std::make_unique<UnderdampedKernel<T>>(UnderdampedSettings<T>{h, settings.friction});
-  // pt
-  if (settings.within == "pt") throw InvalidArgument("parallel tempering: the within-replica kernel cannot be pt");
-  SamplerSettings<T> inner = settings;
-  if (std::isnan(settings.step_size)) inner.step_size = static_cast<T>(sampler_spec(settings.within).default_step_size);
-  return std::make_unique<TemperingKernel<T>>(settings.tempering, make_kernel<T>(settings.within, inner, steps));
+  const auto i = static_cast<std::size_t>(&spec - sampler_specs().data());
+  if (factories<T>().size() != sampler_specs().size()) throw Error("ebm::make_kernel: the sampler table is out of step with its specs");
+  return factories<T>()[i](settings, or_default(settings.step_size, spec.default_step_size), steps);
 }
 
 template <class T>

@@ -5,6 +5,7 @@
 #include <ebm/sample/hmc.hpp>
 #include <ebm/sample/langevin.hpp>
 #include <ebm/sample/run.hpp>
+#include <ebm/sample/samplers.hpp>
 #include <ebm/sample/tempering.hpp>
 #include <ebm/sample/underdamped.hpp>
 
@@ -35,7 +36,8 @@ struct SamplerSpec {
   bool adaptive;              // adapts its step size during burn-in
 };
 
-/// Every sampler `make_kernel` knows, in the order --help lists them.
+/// Every sampler `make_kernel` knows, in the order --help lists them. A new sampler is a kernel
+/// in its own file and one row in the table of sample/registry.cpp.
 const std::vector<SamplerSpec>& sampler_specs();
 /// The spec of `name`; throws InvalidArgument listing the names when there is none.
 const SamplerSpec& sampler_spec(const std::string& name);
@@ -49,5 +51,11 @@ std::unique_ptr<Kernel<T>> make_kernel(const std::string& name, const SamplerSet
 template <class T>
 SampleResult<T> run_sampler(const std::string& name, Index dim, const BatchEvaluation<T>& evaluation,
                             const SamplerSettings<T>& settings, const ChainOptions<T>& o);
+/// As above on any Energy or AnyEnergy.
+template <class T, class E>
+SampleResult<T> run_sampler(const std::string& name, const E& energy, const SamplerSettings<T>& settings,
+                            const ChainOptions<T>& o) {
+  return run_sampler<T>(name, energy.dim(), detail::batch_evaluation<T>(energy), settings, o);
+}
 
 }  // namespace ebm
