@@ -148,6 +148,10 @@ Table<T> read_csv_text(std::string_view text, const CsvOptions& options, std::st
     if (first) {
       first = false;
       width = fields.size();
+      if (width > data_detail::kMaxColumns) {
+        throw FormatError(pre + "line " + std::to_string(line_no) + " has " + std::to_string(width) +
+                          " fields, more than the limit of " + std::to_string(data_detail::kMaxColumns) + " columns");
+      }
       bool header = options.header == CsvOptions::Header::Yes;
       if (options.header == CsvOptions::Header::Auto) {
         for (const auto& f : fields) {

@@ -37,6 +37,11 @@ class InputFile {
 /// Throws IoError when it cannot be read, FormatError when the gzip stream is corrupt or cut.
 std::string read_all(const std::string& path, std::string_view where);
 
+/// Most columns a matrix file may have (IDX, NPY, CSV): 2^20, a 1024 x 1024 image flattened
+/// (Fashion-MNIST has 784). It also bounds the column names a reader makes for a file that
+/// claims many columns and no rows.
+inline constexpr std::uint64_t kMaxColumns = std::uint64_t{1} << 20;
+
 /// "x<j>", the name of column j when a file has none.
 std::string column_name(std::size_t j);
 

@@ -15,6 +15,7 @@
 namespace ebm {
 namespace {
 
+using data_detail::kMaxColumns;
 using data_detail::num;
 using data_detail::prefix;
 
@@ -35,9 +36,10 @@ std::string hex(unsigned v) {
   return std::string("0x") + digits[(v >> 4) & 15] + digits[v & 15];
 }
 
-std::string shape_text(const std::vector<std::uint64_t>& shape) {
+template <class I>
+std::string shape_text(const std::vector<I>& shape) {
   std::string s = "(";
-  for (std::size_t k = 0; k < shape.size(); ++k) s += (k > 0 ? ", " : "") + num(shape[k]);
+  for (std::size_t k = 0; k < shape.size(); ++k) s += (k > 0 ? ", " : "") + std::to_string(shape[k]);
   return s + (shape.size() == 1 ? ",)" : ")");
 }
 
@@ -90,7 +92,8 @@ class GzReader {
 
 Index IdxArray::size() const {
   Index n = 1;
-  for (Index d : shape) n *= d;
+  for (Index d : shape)
+    if (d < 0 || __builtin_mul_overflow(n, d, &n)) throw InvalidArgument("IdxArray::size: shape " + shape_text(shape) + " overflows");
   return n;
 }
 
@@ -135,12 +138,20 @@ IdxArray read_idx(const std::string& path) {
   }
   // The trailing dimensions' product is the matrix width even when there are no rows, so it
   // must not overflow either.
+  // Every partial product of the trailing dimensions is bounded (a later 0 must not hide an
+  // absurd width, nor an overflow).
   std::uint64_t cols = 1, count = 0, bytes = 0;
+  for (std::size_t k = 1; k < ndim; ++k) {
+    cols *= shape[k];  // both factors are at most 2^32: no overflow
+    if (cols > kMaxColumns) {
+      throw FormatError(pre + "shape " + shape_text(shape) + " is too wide: its trailing dimensions make more than " +
+                        num(kMaxColumns) + " columns (the limit of 1048576 columns)");
+    }
+  }
   bool overflow = false;
-  for (std::size_t k = 1; k < ndim; ++k) overflow |= __builtin_mul_overflow(cols, shape[k], &cols);
   overflow |= __builtin_mul_overflow(shape[0], cols, &count);
   overflow |= __builtin_mul_overflow(count, std::uint64_t{esize}, &bytes);
-  if (overflow || bytes > kIdxMaxBytes || cols > kIdxMaxBytes) {
+  if (overflow || bytes > kIdxMaxBytes) {
     throw FormatError(pre + "shape " + shape_text(shape) + " is too large (" +
                       (overflow ? std::string("its size overflows") : num(bytes) + " bytes") + ", limit " +
                       num(kIdxMaxBytes) + " bytes)");
@@ -175,9 +186,13 @@ Mat<T> idx_to_matrix(const IdxArray& a) {
   if (a.shape.empty()) throw InvalidArgument("idx_to_matrix: array has no dimensions");
   const Index rows = a.shape[0];
   Index cols = 1;
-  for (std::size_t k = 1; k < a.shape.size(); ++k) cols *= a.shape[k];
+  bool overflow = rows < 0;
+  for (std::size_t k = 1; k < a.shape.size(); ++k) overflow |= a.shape[k] < 0 || __builtin_mul_overflow(cols, a.shape[k], &cols);
+  Index count = 0;
+  overflow |= __builtin_mul_overflow(rows, cols, &count);
+  if (overflow) throw InvalidArgument("idx_to_matrix: shape " + shape_text(a.shape) + " overflows");
   const std::size_t esize = element_size(a.type);
-  if (esize == 0 || static_cast<std::size_t>(rows * cols) * esize != a.bytes.size()) {
+  if (esize == 0 || static_cast<std::size_t>(count) * esize != a.bytes.size()) {
     throw InvalidArgument("idx_to_matrix: " + num(a.bytes.size()) + " bytes do not match the shape and type");
   }
   Mat<T> out(rows, cols);

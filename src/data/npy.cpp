@@ -19,6 +19,7 @@ namespace ebm {
 namespace {
 
 using data_detail::InputFile;
+using data_detail::kMaxColumns;
 using data_detail::num;
 using data_detail::prefix;
 
@@ -301,7 +302,13 @@ Mat<T> read_npy(const std::string& path) {
   constexpr std::uint64_t kMax = std::numeric_limits<std::int64_t>::max();
   std::uint64_t cols = 1, count = 0, bytes = 0;
   bool overflow = false;
-  for (std::size_t k = 1; k < h.shape.size(); ++k) overflow |= __builtin_mul_overflow(cols, h.shape[k], &cols);
+  for (std::size_t k = 1; k < h.shape.size(); ++k) {
+    // Every partial product is bounded: a later 0 must not hide an absurd width or an overflow.
+    if (h.shape[k] > kMaxColumns || (cols *= h.shape[k]) > kMaxColumns) {
+      throw FormatError(pre + "shape " + shape_text(h.shape) + " is too wide: its trailing dimensions make more than " +
+                        num(kMaxColumns) + " columns (the limit of 1048576 columns)");
+    }
+  }
   overflow |= __builtin_mul_overflow(h.shape[0], cols, &count);
   overflow |= __builtin_mul_overflow(count, std::uint64_t{dtype->size}, &bytes);
   if (overflow || h.shape[0] > kMax || cols > kMax || bytes > kMax) {

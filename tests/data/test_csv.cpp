@@ -104,6 +104,9 @@ TEST(Csv, HeaderDetection) {
   no.header = CsvOptions::Header::No;
   EXPECT_ERROR(ebm::FormatError, ebm::read_csv_text<double>("x,y\n1,2\n", no, "d.csv"), "read_csv: d.csv",
                "line 1, column 1", "'x'");
+  // More columns than any matrix file may have.
+  EXPECT_ERROR(ebm::FormatError, ebm::read_csv_text<float>(std::string(2 * (1 << 20) + 2, ','), {}, "w.csv"), "w.csv",
+               "2097155 fields", "limit of 1048576 columns");
   // A header and no rows: 0 x D.
   const auto empty = ebm::read_csv_text<float>("x,y\n");
   EXPECT_EQ(empty.values.rows(), 0);

@@ -167,12 +167,27 @@ TEST(IdxCorruptFiles, BadHeadersAndData) {
   EXPECT_ERROR(ebm::FormatError, read(idx_bytes(0x07, {2}, "ab")), path, "unsupported element type 0x07");
   EXPECT_ERROR(ebm::FormatError, read(idx_bytes(0x08, {}, "")), path, "ndim is 0");
   EXPECT_ERROR(ebm::FormatError, read(idx_bytes(0x08, {0xffffffff, 0xffffffff, 0xffffffff}, "")), path,
-               "shape (4294967295, 4294967295, 4294967295)", "overflows");
+               "shape (4294967295, 4294967295, 4294967295)", "too wide");
   EXPECT_ERROR(ebm::FormatError, read(idx_bytes(0x08, {0, 0xffffffff, 0xffffffff, 0xffffffff}, "")), path,
-               "overflows");  // no rows, but an impossible width
+               "too wide");  // no rows, but an impossible width
+  // Found by fuzzing: 1 x (2^32-1) x (2^32-1) x 0 has zero elements, but the width's partial
+  // product passed the signed 64-bit range (undefined behaviour downstream).
+  EXPECT_ERROR(ebm::FormatError,
+               read(std::string("\x00\x00\x08\x04\x00\x00\x00\x01\xff\xff\xff\xff\xff\xff\xff\xff\x00\x00\x00\x00", 20)),
+               path, "shape (1, 4294967295, 4294967295, 0)", "too wide");
+  // Found by fuzzing: 12 bytes claiming float64 0 x 14747392 made a reader name 14.7 million
+  // columns (35 s, 0.93 GB); columns are capped on their own.
+  EXPECT_ERROR(ebm::FormatError, read(std::string("\x00\x00\x0e\x02\x00\x00\x00\x00\x00\xe1\x07\x00", 12)), path,
+               "shape (0, 14747392)", "too wide", "limit of 1048576 columns");
+  ebm::IdxArray huge;
+  huge.shape = {Index(1) << 40, Index(1) << 40};
+  EXPECT_ERROR(ebm::InvalidArgument, huge.size(), "overflows");
+  EXPECT_ERROR(ebm::InvalidArgument, ebm::idx_to_matrix<float>(huge), "overflows");
   // 10^12 values: over the size cap, refused from the header alone.
-  EXPECT_ERROR(ebm::FormatError, read(idx_bytes(0x0E, {1000000, 1000000}, "")), path, "shape (1000000, 1000000)",
-               "8000000000000 bytes", "limit");
+  EXPECT_ERROR(ebm::FormatError, read(idx_bytes(0x0E, {1000000, 3000}, "")), path, "shape (1000000, 3000)",
+               "24000000000 bytes", "limit");
+  EXPECT_ERROR(ebm::FormatError, read(idx_bytes(0x0E, {1000000, 2000000}, "")), path, "shape (1000000, 2000000)",
+               "too wide");
   // Under the cap but far beyond the file: read as the data arrives, so a short file costs no
   // memory and says how much was missing.
   const long rss = ebm_test::peak_rss_bytes();

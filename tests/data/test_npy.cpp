@@ -194,6 +194,12 @@ TEST(NpyCorruptFiles, HostileAndMalformedHeaders) {
     bytes[9] = '\xff';
     EXPECT_ERROR(ebm::FormatError, read(bytes), path, "header length 65535", "past the end of the file (176 bytes)");
   }
+  // Found by fuzzing: shape (0, 10^12) has no data but ended in "out of memory" naming columns.
+  EXPECT_ERROR(ebm::FormatError, with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (0, 1000000000000), }", ""),
+               path, "shape (0, 1000000000000)", "too wide", "limit of 1048576 columns");
+  EXPECT_ERROR(ebm::FormatError,
+               with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (1, 4294967295, 4294967295, 0), }", ""), path,
+               "too wide");
   // 10^12 rows: rejected from the header alone, nothing allocated (8 TB would not fit anyway).
   const long rss = ebm_test::peak_rss_bytes();
   EXPECT_ERROR(ebm::FormatError, with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000, 2), }"),
@@ -201,7 +207,10 @@ TEST(NpyCorruptFiles, HostileAndMalformedHeaders) {
   EXPECT_LT(ebm_test::peak_rss_bytes() - rss, 64L << 20);
   EXPECT_ERROR(ebm::FormatError,
                with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }"), path,
-               "shape (4294967296, 4294967296)", "overflows");
+               "shape (4294967296, 4294967296)", "too wide");
+  EXPECT_ERROR(ebm::FormatError,
+               with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (18446744073709551615, 1048576), }"), path,
+               "overflows");
   EXPECT_ERROR(ebm::FormatError,
                with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999999999999999, 2), }"), path,
                "integer too large");

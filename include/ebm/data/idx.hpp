@@ -33,11 +33,12 @@ struct IdxArray {
   IdxType type = IdxType::UByte;
   std::vector<Index> shape;
   std::vector<std::uint8_t> bytes;
-  /// Number of elements (the product of the shape).
+  /// Number of elements (the product of the shape); throws InvalidArgument when it overflows.
   Index size() const;
 };
 
-/// Reads an IDX file. Throws IoError when it cannot be read, FormatError for its content.
+/// Reads an IDX file. Throws IoError when it cannot be read, FormatError for its content
+/// (including more than 2^20 columns, the product of the trailing dimensions).
 IdxArray read_idx(const std::string& path);
 
 /// Images: a ubyte array of shape (N, rows, cols) (or any ndim >= 2) -> N x (rows cols), each
