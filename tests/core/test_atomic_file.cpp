@@ -1,3 +1,4 @@
+#include "support/test_support.hpp"
 #include <ebm/core/atomic_file.hpp>
 #include <ebm/core/error.hpp>
 
@@ -18,11 +19,7 @@ std::string slurp(const fs::path& p) {
   return s.str();
 }
 
-fs::path scratch(const char* name) {
-  fs::path dir = fs::temp_directory_path() / ("ebm-atomic-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir / name;
-}
+fs::path scratch(const char* name) { return ebm_test::process_temp_dir().path() / name; }
 
 TEST(AtomicFile, CommitReplacesTheTarget) {
   const fs::path p = scratch("a.txt");

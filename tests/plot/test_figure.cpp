@@ -4,6 +4,7 @@
 // (bad extension, missing directory, non-finite data, log axes with non-positive values),
 // none of which leaves a file behind. A full example figure (all item kinds) is rendered too;
 // set EBM_PLOT_EXAMPLE=/path/to/file.png to keep a copy to look at.
+#include "support/test_support.hpp"
 #include <ebm/core/error.hpp>
 #include <ebm/core/rng.hpp>
 #include <ebm/plot/figure.hpp>
@@ -31,11 +32,7 @@ namespace plot = ebm::plot;
 using ebm::Index;
 using ebm::MatD;
 
-fs::path scratch(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("ebm-plot-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir / name;
-}
+fs::path scratch(const std::string& name) { return ebm_test::process_temp_dir().path() / name; }
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

@@ -50,6 +50,14 @@ class TempDir {
   fs::path path_;
 };
 
+/// One TempDir for the whole test process, removed when the process exits: for tests whose
+/// files outlive a scope.
+inline const TempDir& process_temp_dir() {
+  static const TempDir dir;
+  return dir;
+}
+
+
 inline std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), {}};

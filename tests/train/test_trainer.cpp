@@ -1,6 +1,7 @@
 // The trainer: Gaussian recovery by the stochastic objectives, MLPs on two moons and 8 Gaussians
 // judged by MMD against held-out data, bit-identical resume through a checkpoint file, early
 // stopping and progress reports.
+#include "support/test_support.hpp"
 #include <ebm/ad/ops.hpp>
 #include <ebm/core/parallel.hpp>
 #include <ebm/core/rng.hpp>
@@ -40,11 +41,7 @@ MatD normal(Index rows, Index cols, std::uint64_t seed) {
 
 double max_rel(const MatD& a, const MatD& b) { return (a - b).cwiseAbs().maxCoeff() / b.cwiseAbs().maxCoeff(); }
 
-fs::path scratch_dir() {
-  const fs::path dir = fs::temp_directory_path() / ("ebm-trainer-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path scratch_dir() { return ebm_test::process_temp_dir().path(); }
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
