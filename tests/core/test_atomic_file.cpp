@@ -8,6 +8,9 @@
 #include <fstream>
 #include <sstream>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -57,6 +60,33 @@ TEST(AtomicFile, MissingDirectoryIsAnIoErrorNamingThePath) {
   } catch (const ebm::IoError& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent-dir-ebm/x.bin"), std::string::npos) << e.what();
   }
+}
+
+}  // namespace
+
+namespace {
+
+TEST(AtomicFile, StaleTemporariesOfKilledWritersAreRemovedOnTheNextWrite) {
+  // A writer killed mid-write leaves NAME.tmp-<pid>-<n>. A dead process's pid: a child that
+  // has exited and been reaped.
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  ::waitpid(child, nullptr, 0);
+  const fs::path target = scratch("c.txt");
+  const fs::path stale = target.string() + ".tmp-" + std::to_string(child) + "-7";
+  const fs::path live = target.string() + ".tmp-" + std::to_string(::getppid()) + "-2";  // a running process
+  const fs::path other = target.string() + ".tmp-notes";                               // not a temporary of ours
+  for (const auto& p : {stale, live, other}) std::ofstream(p) << "partial";
+  {
+    ebm::AtomicFile f(target.string());
+    f.write("done");
+    f.commit();
+  }
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(live));
+  EXPECT_TRUE(fs::exists(other));
+  EXPECT_EQ(slurp(target), "done");
 }
 
 }  // namespace
