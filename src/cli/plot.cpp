@@ -19,11 +19,12 @@ struct PlotArgs {
   std::string output, title;
   // energies
   std::string model, energy, box, data;
-  std::int64_t grid = -1;  // -1: the kind's default
+  std::optional<std::int64_t> grid;  // unset: the kind's default
   bool log = false;
   // samples
   std::string samples, dims = "0,1", shape;
-  std::int64_t max_points = 5000, chains = -1, count = 64;
+  std::int64_t max_points = 5000, count = 64;
+  std::optional<std::int64_t> chains;  // unset: the kind's default
   // trajectories
   std::int64_t steps = 500;
   double step_size = 0.01;
@@ -67,7 +68,7 @@ std::unique_ptr<PlaneEnergy> plane_energy(const PlotArgs& a, const std::string& 
 }
 
 std::int64_t grid_of(const PlotArgs& a, std::int64_t fallback, std::int64_t minimum) {
-  const std::int64_t n = a.grid < 0 ? fallback : a.grid;
+  const std::int64_t n = a.grid.value_or(fallback);
   require_at_least("--grid", n, minimum);
   if (n > 2000) throw UsageError("--grid: must be <= 2000, got " + std::to_string(n));
   return n;
@@ -104,7 +105,7 @@ void run_score(const PlotArgs& a, const Globals& g) {
 void run_trajectories(const PlotArgs& a, const Globals& g) {
   check_figure_path("-o", a.output);
   if (!a.box.empty()) (void)parse_plot_box("--box", a.box);
-  const std::int64_t chains = a.chains < 0 ? 5 : a.chains;
+  const std::int64_t chains = a.chains.value_or(5);
   require_at_least("--chains", chains, 1);
   if (chains > 100) throw UsageError("--chains: at most 100 trajectories are drawn, got " + std::to_string(chains));
   require_at_least("--steps", a.steps, 1);
@@ -166,7 +167,7 @@ void run_loss(const PlotArgs& a, const Globals& g) {
 
 void run_trace(const PlotArgs& a, const Globals& g) {
   check_figure_path("-o", a.output);
-  const std::int64_t max_chains = a.chains < 0 ? 4 : a.chains;
+  const std::int64_t max_chains = a.chains.value_or(4);
   require_at_least("--chains", max_chains, 1);
   const std::vector<double> dims_d = parse_numbers("--dims", a.dims);
   const SampleFile s = read_samples(a.samples);

@@ -18,8 +18,10 @@ namespace {
 
 struct SampleArgs {
   std::string model, energy, sampler = "mala", output, report, metric = "diag", within = "mala";
-  std::int64_t chains = 64, steps = 1000, burn_in = -1, thin = 1, levels = 10, replicas = 8, max_depth = 10;
-  double step_size = -1, init_scale = 1, max_temperature = 10, target_accept = -1, friction = 1, path_length = 1;
+  std::int64_t chains = 64, steps = 1000, thin = 1, levels = 10, replicas = 8, max_depth = 10;
+  std::optional<std::int64_t> burn_in;  // unset: each sampler's own default
+  double init_scale = 1, max_temperature = 10, friction = 1, path_length = 1;
+  std::optional<double> step_size, target_accept;
   bool float64 = false, denoise = false, adapt_ladder = false;
 };
 
@@ -49,8 +51,8 @@ void validate(const SampleArgs& a) {
   } catch (const InvalidArgument&) {
     throw UsageError("--metric: expected unit, diag or dense, got '" + a.metric + "'");
   }
-  if (a.target_accept != -1 && !(a.target_accept > 0 && a.target_accept < 1))
-    throw UsageError("--target-accept: must be in (0, 1), got " + fmt(a.target_accept));
+  if (a.target_accept && !(*a.target_accept > 0 && *a.target_accept < 1))
+    throw UsageError("--target-accept: must be in (0, 1), got " + fmt(*a.target_accept));
   require_at_least("--replicas", a.replicas, 2);
   require_at_least("--max-depth", a.max_depth, 1);
   if (a.max_depth > 30) throw UsageError("--max-depth: must be <= 30, got " + std::to_string(a.max_depth));
@@ -62,9 +64,9 @@ void validate(const SampleArgs& a) {
   if (a.denoise && a.sampler != "ncsn") throw UsageError("--denoise: only with --sampler ncsn");
   require_at_least("--chains", a.chains, 1);
   require_at_least("--steps", a.steps, 1);
-  if (a.burn_in != -1) require_at_least("--burn-in", a.burn_in, 0);
+  if (a.burn_in) require_at_least("--burn-in", *a.burn_in, 0);
   require_at_least("--thin", a.thin, 1);
-  if (a.step_size != -1) require_positive("--step-size", a.step_size);
+  if (a.step_size) require_positive("--step-size", *a.step_size);
   require_positive("--init-scale", a.init_scale);
   require_at_least("--levels", a.levels, 1);
   require_positive("--max-temperature", a.max_temperature);
@@ -134,8 +136,8 @@ void sample(const SampleArgs& a, const Globals& g, bool option_given_levels) {
   const AnyEnergy<T>& energy = *e.energy;
   const Index d = e.dim();
   Initialization<T> init = initial_points(e, a.chains, a.init_scale, g.seed);
-  const T h = static_cast<T>(a.step_size);
-  const bool has_h = a.step_size > 0;
+  const bool has_h = a.step_size.has_value();
+  const T h = static_cast<T>(a.step_size.value_or(0));
   SampleResult<T> r;
   Index keep_from = 0;  // updates before the first kept draw
   std::unique_ptr<ProgressBar> bar;
@@ -154,7 +156,7 @@ void sample(const SampleArgs& a, const Globals& g, bool option_given_levels) {
       throw UsageError("--levels: the model was trained at one noise level");
     AnnealedOptions<T> o;
     const Index per_level = (a.steps + levels - 1) / levels;
-    const Index burn_in = a.burn_in >= 0 ? a.burn_in : per_level - 1;
+    const Index burn_in = a.burn_in.value_or(per_level - 1);
     if (burn_in >= per_level)
       throw UsageError("--burn-in: counts within the last level for ncsn sampling, must be < " + std::to_string(per_level) +
                        ", got " + std::to_string(burn_in));
@@ -176,7 +178,7 @@ void sample(const SampleArgs& a, const Globals& g, bool option_given_levels) {
   } else if (a.sampler == "annealed") {
     AnnealedOptions<T> o;
     const Index per_level = (a.steps + a.levels - 1) / a.levels;
-    const Index burn_in = a.burn_in >= 0 ? a.burn_in : per_level / 2;
+    const Index burn_in = a.burn_in.value_or(per_level / 2);
     if (burn_in > per_level)
       throw UsageError("--burn-in: counts within the last level for annealed sampling, must be <= " +
                        std::to_string(per_level) + ", got " + std::to_string(burn_in));
@@ -189,7 +191,7 @@ void sample(const SampleArgs& a, const Globals& g, bool option_given_levels) {
     show_progress(o, a.levels * per_level);
     r = annealed_langevin<T>(energy, o);
   } else {
-    const Index burn_in = a.burn_in >= 0 ? a.burn_in : a.steps / 2;
+    const Index burn_in = a.burn_in.value_or(a.steps / 2);
     if (burn_in > a.steps)
       throw UsageError("--burn-in: must be <= --steps (" + std::to_string(a.steps) + "), got " + std::to_string(burn_in));
     keep_from = burn_in;
@@ -197,7 +199,7 @@ void sample(const SampleArgs& a, const Globals& g, bool option_given_levels) {
     fill_chain_options(o, a, burn_in, g.seed, std::move(init));
     SamplerSettings<T> settings;
     if (has_h) settings.step_size = h;
-    if (a.target_accept > 0) settings.target_acceptance = static_cast<T>(a.target_accept);
+    if (a.target_accept) settings.target_acceptance = static_cast<T>(*a.target_accept);
     settings.hamiltonian.metric = parse_metric(a.metric);
     settings.hamiltonian.max_depth = static_cast<int>(a.max_depth);
     settings.hamiltonian.path_length = static_cast<T>(a.path_length);

@@ -25,7 +25,8 @@ namespace {
 struct TrainArgs {
   std::string data, model = "mlp:128x128:softplus", objective = "sm", output, resume, checkpoint, log;
   std::string schedule = "constant", optimizer = "adam";
-  std::int64_t steps = 1000, batch = 256, checkpoint_every = 0, eval_every = 0, log_every = 10, stop_at = -1;
+  std::int64_t steps = 1000, batch = 256, checkpoint_every = 0, eval_every = 0, log_every = 10;
+  std::optional<std::int64_t> stop_at;
   std::int64_t patience = 0, noise_levels = 1, projections = 1, langevin_steps = 10, buffer_size = 10000;
   double lr = 1e-3, weight_decay = 0, held_out = 0, clip = 0, ema = 0, sigma = 0.1, sigma_max = 1;
   double langevin_step_size = 0.01;
@@ -82,7 +83,7 @@ Validated validate(const TrainArgs& a, const Globals& g) {
   require_at_least("--patience", a.patience, 0);
   require_at_least("--checkpoint-every", a.checkpoint_every, 0);
   require_at_least("--log-every", a.log_every, 1);
-  if (a.stop_at != -1) require_at_least("--stop-at", a.stop_at, 1);
+  if (a.stop_at) require_at_least("--stop-at", *a.stop_at, 1);
   if (a.checkpoint_every > 0 && a.checkpoint.empty()) throw UsageError("--checkpoint-every: needs --checkpoint FILE");
   if (a.patience > 0 && (a.held_out == 0 || a.eval_every == 0))
     throw UsageError("--patience: needs --held-out and --eval-every (early stopping watches the held-out loss)");
@@ -241,7 +242,7 @@ void train(const TrainArgs& a, const Globals& g, const std::string& config_json)
   Trainer<T> trainer(model, v.objective, trainer_options);
   if (ckpt) trainer.load_state(std::move(ckpt->state));
   const std::int64_t first = trainer.step();
-  const std::int64_t end = a.stop_at >= 0 ? std::min(a.stop_at, a.steps) : a.steps;
+  const std::int64_t end = a.stop_at ? std::min(*a.stop_at, a.steps) : a.steps;
 
   std::ofstream log;
   if (!a.log.empty()) {
@@ -272,7 +273,7 @@ void train(const TrainArgs& a, const Globals& g, const std::string& config_json)
   };
   TrainResult r;
   try {
-    r = trainer.run(train_x, held ? &test_x : nullptr, on_step, a.stop_at);
+    r = trainer.run(train_x, held ? &test_x : nullptr, on_step, a.stop_at.value_or(-1));
   } catch (...) {
     bar.finish();
     throw;

@@ -538,6 +538,11 @@ TEST(CliErrors, OneLineNonZeroExitAndNoOutputFile) {
       {"sample --model m.safetensors --sampler pt --within pt -o e12c.csv", 2, "--within", "e12c.csv"},
       {"sample --model m.safetensors --sampler pt --replicas 1 -o e12d.csv", 2, "--replicas", "e12d.csv"},
       {"sample --model m.safetensors --sampler nuts --target-accept 1.5 -o e12e.csv", 2, "--target-accept", "e12e.csv"},
+      // -1 is a value like any other, not a "use the default" sentinel.
+      {"sample --model m.safetensors --step-size -1 -o e12f.csv", 2, "--step-size: must be > 0, got -1", "e12f.csv"},
+      {"sample --model m.safetensors --burn-in -1 -o e12g.csv", 2, "--burn-in: must be >= 0, got -1", "e12g.csv"},
+      {"sample --model m.safetensors --target-accept -1 -o e12h.csv", 2, "--target-accept", "e12h.csv"},
+      {"plot density --model m.safetensors --grid -1 -o e12i.png", 2, "--grid", "e12i.png"},
       {"sample --model garbage.safetensors -o e13.csv", 1, "garbage.safetensors", "e13.csv"},
       {"sample --model truncated.safetensors -o e14.csv", 1, "truncated.safetensors", "e14.csv"},
       {"sample --model missing.safetensors -o e15.csv", 1, "missing.safetensors", "e15.csv"},
