@@ -1,5 +1,6 @@
 #include "common.hpp"
 
+#include <csignal>
 #include <ebm/core/atomic_file.hpp>
 #include <ebm/data/matrix_file.hpp>
 #include <ebm/energy/analytic.hpp>
@@ -331,6 +332,26 @@ void write_text_file(const std::string& path, const std::string& text) {
 }
 
 // ----- output -----
+
+namespace {
+volatile std::sig_atomic_t g_interrupt = 0;
+extern "C" void on_interrupt(int signal) {
+  g_interrupt = signal;
+  std::signal(signal, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+}  // namespace
+
+InterruptGuard::InterruptGuard() {
+  g_interrupt = 0;
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+}
+InterruptGuard::~InterruptGuard() {
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+}
+bool InterruptGuard::requested() { return g_interrupt != 0; }
+const char* InterruptGuard::signal_name() { return g_interrupt == SIGTERM ? "SIGTERM" : "SIGINT"; }
 
 bool progress_enabled(const Globals& globals) { return !globals.quiet && ::isatty(2) == 1; }
 

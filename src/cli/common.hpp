@@ -43,6 +43,24 @@ class UsageError : public InvalidArgument {
   using InvalidArgument::InvalidArgument;
 };
 
+/// A run stopped by SIGINT or SIGTERM after saving what it had: one line, exit 130.
+class Interrupted : public Error {
+ public:
+  using Error::Error;
+};
+
+/// While alive, the first SIGINT or SIGTERM only raises a flag (a second one acts as usual),
+/// so a long loop can stop at a safe point and save its work.
+class InterruptGuard {
+ public:
+  InterruptGuard();
+  ~InterruptGuard();
+  InterruptGuard(const InterruptGuard&) = delete;
+  InterruptGuard& operator=(const InterruptGuard&) = delete;
+  static bool requested();
+  static const char* signal_name();
+};
+
 /// "ebm data make" for the subcommand app.
 std::string command_path(const CLI::App* app);
 

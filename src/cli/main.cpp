@@ -107,6 +107,8 @@ int main(int argc, char** argv) {
     runner->second();
   } catch (const CLI::ParseError& e) {
     return fail(leaf, e.what(), 2);
+  } catch (const ebm::cli::Interrupted& e) {
+    return fail(leaf, e.what(), 130);
   } catch (const ebm::InvalidArgument& e) {
     return fail(leaf, e.what(), 2);
   } catch (const std::bad_alloc&) {

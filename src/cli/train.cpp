@@ -142,6 +142,13 @@ Validated validate(const TrainArgs& a, const Globals& g) {
   return v;
 }
 
+// Where an interrupted run without --checkpoint saves itself: next to the output.
+std::string interrupted_checkpoint_path(const std::string& output) {
+  const std::string ext = ".safetensors";
+  const bool has_ext = output.size() > ext.size() && output.compare(output.size() - ext.size(), ext.size(), ext) == 0;
+  return (has_ext ? output.substr(0, output.size() - ext.size()) : output) + ".interrupted.safetensors";
+}
+
 template <class T>
 void train(const TrainArgs& a, const Globals& g, const std::string& config_json) {
   const Validated v = validate(a, g);
@@ -252,6 +259,10 @@ void train(const TrainArgs& a, const Globals& g, const std::string& config_json)
   const bool contrastive = v.objective.kind == ObjectiveKind::Cd || v.objective.kind == ObjectiveKind::Pcd;
   const bool held = test_x.rows() > 0;
   ProgressBar bar(progress_enabled(g), first, end);
+  const InterruptGuard interrupts;
+  struct Stop {
+    std::int64_t step;
+  };
   auto on_step = [&](const TrainProgress& p) {
     const bool evaluated = held && a.eval_every > 0 && p.step % a.eval_every == 0;
     if (log.is_open() && (p.step % a.log_every == 0 || p.step == end || evaluated)) {
@@ -270,10 +281,20 @@ void train(const TrainArgs& a, const Globals& g, const std::string& config_json)
     if (a.checkpoint_every > 0 && p.step % a.checkpoint_every == 0 && p.step < end)
       io::save_checkpoint<T>(a.checkpoint, network, info, trainer.state(), config_json);
     bar.update(p.step, "loss " + fmt(p.loss) + (p.has_held_out ? "  held-out " + fmt(p.held_out) : ""));
+    if (InterruptGuard::requested() && p.step < end) throw Stop{p.step};
   };
   TrainResult r;
   try {
     r = trainer.run(train_x, held ? &test_x : nullptr, on_step, a.stop_at.value_or(-1));
+  } catch (const Stop& stop) {
+    // The trainer is between steps: its state is that of step `stop.step`, as a checkpoint
+    // written then would hold.
+    bar.finish();
+    const std::string where = a.checkpoint.empty() ? interrupted_checkpoint_path(a.output) : a.checkpoint;
+    io::save_checkpoint<T>(where, network, info, trainer.state(), config_json);
+    throw Interrupted(std::string(InterruptGuard::signal_name()) + ": interrupted at step " + std::to_string(stop.step) +
+                      " of " + std::to_string(end) + ", checkpoint written; resume with: ebm train --resume " + where +
+                      " -o " + a.output);
   } catch (...) {
     bar.finish();
     throw;

@@ -472,6 +472,34 @@ TEST(CliTrain, ResumeIsBitIdentical) {
   EXPECT_EQ(slurp("whole.safetensors"), slurp("resumed.safetensors"));
 }
 
+TEST(CliTrain, CtrlCWritesACheckpointThatResumesBitForBit) {
+  ASSERT_EQ(run("data make moons --n 300 --seed 2 -o int.csv --quiet").exit_code, 0);
+  const std::string common = "train --data int.csv --model mlp:16x16 --batch 32 --lr 0.01 --seed 4 --quiet";
+  // SIGINT after a second, in the middle of a run of 10^7 steps.
+  const std::string err_file = cli_test::scratch() + "int.stderr";
+  const std::string command = "cd '" + cli_test::scratch() + "' && timeout --preserve-status -s INT 1 " +
+                              std::string(EBM_CLI_PATH) + " " + common + " --steps 10000000 -o int.safetensors 2>" + err_file;
+  const int status = std::system(command.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  const std::string err = slurp("int.stderr");
+  EXPECT_EQ(lines(err), 1) << err;
+  EXPECT_NE(err.find("ebm train: SIGINT: interrupted at step "), std::string::npos) << err;
+  EXPECT_NE(err.find("resume with: ebm train --resume int.interrupted.safetensors -o int.safetensors"), std::string::npos)
+      << err;
+  EXPECT_FALSE(exists("int.safetensors"));  // no half-trained model passed off as done
+  ASSERT_TRUE(exists("int.interrupted.safetensors"));
+  const std::size_t at = err.find("at step ") + 8;
+  const long step = std::stol(err.substr(at));
+  ASSERT_GT(step, 0);
+  // Resumed for five more steps, the model is the one an uninterrupted run has there.
+  const std::string stop = " --stop-at " + std::to_string(step + 5);
+  const CommandResult resumed = run("train --resume int.interrupted.safetensors --quiet" + stop + " -o resumed.safetensors");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  ASSERT_EQ(run(common + " --steps 10000000" + stop + " -o whole.safetensors").exit_code, 0);
+  EXPECT_EQ(slurp("whole.safetensors"), slurp("resumed.safetensors"));
+}
+
 TEST(CliConfig, JsonKeysAreFlagsAndTheCommandLineWins) {
   ASSERT_EQ(run("data make moons --n 100 -o c.csv --quiet").exit_code, 0);
   write_file("cfg.json", R"({"data": "c.csv", "model": "mlp:8", "steps": 20, "--lr": 0.02, "no-standardize": true,
