@@ -1,5 +1,6 @@
 #include "common.hpp"
 
+#include <cctype>
 #include <csignal>
 #include <ebm/core/atomic_file.hpp>
 #include <ebm/data/matrix_file.hpp>
@@ -352,6 +353,15 @@ InterruptGuard::~InterruptGuard() {
 }
 bool InterruptGuard::requested() { return g_interrupt != 0; }
 const char* InterruptGuard::signal_name() { return g_interrupt == SIGTERM ? "SIGTERM" : "SIGINT"; }
+
+CLI::Validator lowercase() {
+  return CLI::Validator(
+      [](std::string& value) {
+        for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        return std::string();
+      },
+      "", "lowercase");
+}
 
 bool progress_enabled(const Globals& globals) { return !globals.quiet && ::isatty(2) == 1; }
 

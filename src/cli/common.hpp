@@ -43,6 +43,10 @@ class UsageError : public InvalidArgument {
   using InvalidArgument::InvalidArgument;
 };
 
+/// Lower-cases an option's value as it is parsed: names of samplers, objectives, metrics and
+/// the like are accepted in any case (SM, Nuts).
+CLI::Validator lowercase();
+
 /// A run stopped by SIGINT or SIGTERM after saving what it had: one line, exit 130.
 class Interrupted : public Error {
  public:

@@ -101,7 +101,7 @@ void add_data(CLI::App& app, Context& ctx) {
 
   auto make = std::make_shared<MakeArgs>();
   CLI::App* m = data->add_subcommand("make", "Draw a toy data set (" + toy_names() + ") to a .csv or .npy file");
-  m->add_option("name", make->name, "Data set name")->required();
+  m->add_option("name", make->name, "Data set name")->required()->transform(lowercase());
   m->add_option("--n", make->n, "Number of points (default 1000)");
   m->add_option("-o,--output", make->output, "Output file (.csv, .tsv or .npy)");
   const Globals& g = ctx.globals;

@@ -203,7 +203,7 @@ void add_eval(CLI::App& app, Context& ctx) {
   add_energy_options(sub, a->model, a->energy);
   sub->add_option("--data", a->data, "Data (.csv, .tsv, .npy, .idx)");
   sub->add_flag("--json", a->json, "Print JSON");
-  sub->add_option("--normalize", a->normalize, "log Z for the NLL: auto (grid for D <= 3, else ais), grid, ais or none");
+  sub->add_option("--normalize", a->normalize, "log Z for the NLL: auto (grid for D <= 3, else ais), grid, ais or none")->transform(lowercase());
   sub->add_option("--box", a->box, "grid: \"lo,hi\" or \"lo0,hi0,lo1,hi1,...\" (default: from the data and the model)");
   sub->add_option("--grid-points", a->grid_points, "grid: points per axis (default 4001, 401, 81 for D = 1, 2, 3)");
   sub->add_option("--ais-chains", a->ais_chains, "ais: chains (default 256)");

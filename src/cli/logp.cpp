@@ -198,7 +198,7 @@ void add_logp(CLI::App& app, Context& ctx) {
   add_energy_options(sub, a->model, a->energy);
   sub->add_option("--at", a->at, "Points (.csv, .tsv, .npy)");
   sub->add_option("--ref", a->ref, "Reference point x0: \"x0,x1,...\" or a file with one row (default: the origin)");
-  sub->add_option("--normalize", a->normalize, "Absolute log p with log Z by grid (D <= 3) or ais");
+  sub->add_option("--normalize", a->normalize, "Absolute log p with log Z by grid (D <= 3) or ais")->transform(lowercase());
   sub->add_option("--box", a->box, "grid: \"lo,hi\" for every axis or \"lo0,hi0,lo1,hi1,...\" (default: from the points / the model's data)");
   sub->add_option("--grid-points", a->grid_points, "grid: points per axis (default 4001, 401, 81 for D = 1, 2, 3)");
   sub->add_option("--ais-chains", a->ais_chains, "ais: chains (default 256)");

@@ -13,8 +13,10 @@
 #include <string_view>
 
 #include <unistd.h>
+#include <algorithm>
 #include <iostream>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -34,6 +36,61 @@ std::string one_line(std::string s) {
   for (char& c : s)
     if (c == '\n' || c == '\r') c = ' ';
   return s;
+}
+
+// Edit distance between two words (insertions, deletions, substitutions), for suggestions.
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The closest of `names` to `word` when it is close enough to be a typo, else "".
+std::string nearest(const std::string& word, const std::vector<std::string>& names) {
+  std::string best;
+  std::size_t best_distance = std::max<std::size_t>(2, word.size() / 3) + 1;
+  for (const std::string& n : names) {
+    const std::size_t d = edit_distance(word, n);
+    if (d < best_distance) {
+      best = n;
+      best_distance = d;
+    }
+  }
+  return best;
+}
+
+// "unknown subcommand 'trian' (did you mean train?)" for the first word the parser could not
+// place: a subcommand at the top level, an option anywhere; else the parser's own message.
+std::string explain_extras(CLI::App* app, CLI::App* leaf, const std::string& fallback) {
+  std::vector<std::string> words = leaf->remaining();
+  for (const std::string& w : app->remaining(true)) words.push_back(w);
+  for (const std::string& word : words) {
+    if (word.rfind("--", 0) == 0) {
+      std::vector<std::string> names;
+      for (CLI::App* a = leaf; a != nullptr; a = a->get_parent())
+        for (const CLI::Option* o : a->get_options())
+          for (const std::string& n : o->get_lnames()) names.push_back("--" + n);
+      const std::string key = word.substr(0, word.find('='));
+      const std::string guess = nearest(key, names);
+      return "unknown option '" + key + "'" + (guess.empty() ? " (see --help)" : " (did you mean " + guess + "?)");
+    }
+    if (leaf == app && word.rfind('-', 0) != 0) {
+      std::vector<std::string> names;
+      for (const CLI::App* s : app->get_subcommands({})) names.push_back(s->get_name());
+      const std::string guess = nearest(word, names);
+      return "unknown subcommand '" + word + "'" + (guess.empty() ? " (see ebm --help)" : " (did you mean " + guess + "?)");
+    }
+  }
+  return fallback;
 }
 
 int fail(const CLI::App* where, const std::string& what, int code) {
@@ -90,6 +147,9 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const CLI::ExtrasError& e) {
+    CLI::App* leaf = selected_leaf(&app);
+    return fail(leaf, explain_extras(&app, leaf, e.what()), 2);
   } catch (const CLI::ParseError& e) {
     return fail(selected_leaf(&app), e.what(), 2);
   } catch (const std::exception& e) {

@@ -300,7 +300,7 @@ void add_sample(CLI::App& app, Context& ctx) {
   std::string sampler_help = "The sampler (default mala):";
   for (const SamplerSpec& s : sampler_specs()) sampler_help += "\n  " + s.name + ": " + s.summary;
   sampler_help += "\n  annealed: Langevin over a temperature ladder\n  ncsn: annealed over a noise-conditional model's noise levels";
-  sub->add_option("--sampler", a->sampler, sampler_help);
+  sub->add_option("--sampler", a->sampler, sampler_help)->transform(lowercase());
   sub->add_option("--chains", a->chains, "Number of chains (default 64)");
   sub->add_option("--steps", a->steps, "Updates per chain, burn-in included (annealed: over all levels; default 1000)");
   sub->add_option("--step-size", a->step_size,
@@ -312,14 +312,14 @@ void add_sample(CLI::App& app, Context& ctx) {
   sub->add_option("--levels", a->levels, "annealed: number of temperatures (default 10); ncsn: noise levels (default: the model's)");
   sub->add_flag("--denoise", a->denoise, "ncsn: a final denoising step by Tweedie's formula, x + sigma_min^2 s(x)");
   sub->add_option("--max-temperature", a->max_temperature, "annealed, pt: the hottest temperature (default 10)");
-  sub->add_option("--metric", a->metric, "hmc, nuts: unit, diag (default) or dense, estimated in Stan's warm-up windows");
+  sub->add_option("--metric", a->metric, "hmc, nuts: unit, diag (default) or dense, estimated in Stan's warm-up windows")->transform(lowercase());
   sub->add_option("--target-accept", a->target_accept, "Adaptation target (default 0.574 mala, 0.8 hmc/nuts)");
   sub->add_option("--max-depth", a->max_depth, "nuts: at most 2^depth leapfrog steps per draw (default 10)");
   sub->add_option("--path-length", a->path_length, "hmc: integration time per draw (default 1)");
   sub->add_option("--friction", a->friction, "underdamped: the friction gamma (default 1)");
   sub->add_option("--replicas", a->replicas, "pt: replicas on the geometric temperature ladder (default 8)");
   sub->add_flag("--adapt-ladder", a->adapt_ladder, "pt: re-space the temperatures during burn-in towards equal swap rates");
-  sub->add_option("--within", a->within, "pt: the kernel within each replica (default mala; hmc, nuts, underdamped)");
+  sub->add_option("--within", a->within, "pt: the kernel within each replica (default mala; hmc, nuts, underdamped)")->transform(lowercase());
   sub->add_option("-o,--output", a->output, "Samples file (.csv, .tsv or .npy): columns chain, step, x0..");
   sub->add_option("--report", a->report, "Write the diagnostics as JSON to this file");
   sub->add_flag("--float64", a->float64, "Sample in double precision (default float32)");

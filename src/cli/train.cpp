@@ -322,7 +322,7 @@ void add_train(CLI::App& app, Context& ctx) {
   sub->add_option("--model", a->model,
                   "Architecture: mlp:WIDTHxWIDTH...:ACTIVATION (default mlp:128x128:softplus) or a JSON architecture file "
                   "(docs/networks.md, examples/models/)");
-  sub->add_option("--objective", a->objective, "sm (exact score matching, default), ssm, dsm, cd or pcd");
+  sub->add_option("--objective", a->objective, "sm (exact score matching, default), ssm, dsm, cd or pcd")->transform(lowercase());
   sub->add_option("--steps", a->steps, "Total optimizer steps of the run (default 1000)");
   sub->add_option("--batch", a->batch, "Batch size (default 256; full batch when >= N)");
   sub->add_option("--lr", a->lr, "Learning rate (default 1e-3)");
@@ -337,7 +337,7 @@ void add_train(CLI::App& app, Context& ctx) {
   sub->add_option("--eval-every", a->eval_every, "Held-out loss every K steps (default 0: at the end only)");
   sub->add_option("--patience", a->patience, "Early stopping after P held-out evaluations without improvement");
   sub->add_option("--schedule", a->schedule, "Learning-rate schedule: constant, cosine, linear, step:EVERY[:GAMMA], exp:GAMMA, with ,warmup=N ,min=F");
-  sub->add_option("--optimizer", a->optimizer, "adam (default), adamw or sgd");
+  sub->add_option("--optimizer", a->optimizer, "adam (default), adamw or sgd")->transform(lowercase());
   sub->add_option("--weight-decay", a->weight_decay, "Weight decay (default 0)");
   sub->add_option("--clip", a->clip, "Clip the gradient norm to X (default 0: off)");
   sub->add_option("--ema", a->ema, "Exponential moving average of the weights with this decay; the model file gets the average");

@@ -472,6 +472,14 @@ TEST(CliTrain, ResumeIsBitIdentical) {
   EXPECT_EQ(slurp("whole.safetensors"), slurp("resumed.safetensors"));
 }
 
+TEST(CliNames, EnumValuesInAnyCase) {
+  write_file("gauss.json", kGaussianJson);
+  EXPECT_EQ(run("sample --energy gauss.json --sampler NUTS --metric Dense --chains 2 --steps 20 --quiet -o case.csv").exit_code, 0);
+  EXPECT_EQ(run("data make Moons --n 50 -o case.csv --quiet").exit_code, 0);
+  const CommandResult r = run("train --data case.csv --model mlp:8 --objective SM --optimizer AdamW --steps 2 --quiet -o case.safetensors");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
 TEST(CliTrain, CtrlCWritesACheckpointThatResumesBitForBit) {
   ASSERT_EQ(run("data make moons --n 300 --seed 2 -o int.csv --quiet").exit_code, 0);
   const std::string common = "train --data int.csv --model mlp:16x16 --batch 32 --lr 0.01 --seed 4 --quiet";
@@ -566,6 +574,11 @@ TEST(CliErrors, OneLineNonZeroExitAndNoOutputFile) {
       {"sample --model m.safetensors --sampler pt --within pt -o e12c.csv", 2, "--within", "e12c.csv"},
       {"sample --model m.safetensors --sampler pt --replicas 1 -o e12d.csv", 2, "--replicas", "e12d.csv"},
       {"sample --model m.safetensors --sampler nuts --target-accept 1.5 -o e12e.csv", 2, "--target-accept", "e12e.csv"},
+      // Typos: the nearest subcommand or option, not the parser's raw words.
+      {"trian --data moons.csv", 2, "unknown subcommand 'trian' (did you mean train?)", ""},
+      {"train --data moons.csv --stpes 10 -o e12j.safetensors", 2, "unknown option '--stpes' (did you mean --steps?)",
+       "e12j.safetensors"},
+      {"sample --model m.safetensors --sampelr nuts -o e12k.csv", 2, "did you mean --sampler?", "e12k.csv"},
       // -1 is a value like any other, not a "use the default" sentinel.
       {"sample --model m.safetensors --step-size -1 -o e12f.csv", 2, "--step-size: must be > 0, got -1", "e12f.csv"},
       {"sample --model m.safetensors --burn-in -1 -o e12g.csv", 2, "--burn-in: must be >= 0, got -1", "e12g.csv"},
