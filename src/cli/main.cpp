@@ -93,6 +93,14 @@ std::string explain_extras(CLI::App* app, CLI::App* leaf, const std::string& fal
   return fallback;
 }
 
+// "--threads: At Most 1 required but received 2" (CLI11) as "--threads: given 2 times, takes one value".
+std::string plain_mismatch(const std::string& what) {
+  const std::string marker = ": At Most 1 required but received ";
+  const std::size_t at = what.find(marker);
+  if (at == std::string::npos) return what;
+  return what.substr(0, at) + ": given " + what.substr(at + marker.size()) + " times, takes one value";
+}
+
 int fail(const CLI::App* where, const std::string& what, int code) {
   std::cerr << ebm::cli::command_path(where) << ": " << one_line(what) << "\n";
   return code;
@@ -150,6 +158,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ExtrasError& e) {
     CLI::App* leaf = selected_leaf(&app);
     return fail(leaf, explain_extras(&app, leaf, e.what()), 2);
+  } catch (const CLI::ArgumentMismatch& e) {
+    return fail(selected_leaf(&app), plain_mismatch(e.what()), 2);
   } catch (const CLI::ParseError& e) {
     return fail(selected_leaf(&app), e.what(), 2);
   } catch (const std::exception& e) {

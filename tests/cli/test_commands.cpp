@@ -576,6 +576,7 @@ TEST(CliErrors, OneLineNonZeroExitAndNoOutputFile) {
       {"sample --model m.safetensors --sampler nuts --target-accept 1.5 -o e12e.csv", 2, "--target-accept", "e12e.csv"},
       // Typos: the nearest subcommand or option, not the parser's raw words.
       {"trian --data moons.csv", 2, "unknown subcommand 'trian' (did you mean train?)", ""},
+      {"--threads 1 --threads 2 data make moons -o e12l.csv", 2, "--threads: given 2 times, takes one value", "e12l.csv"},
       {"train --data moons.csv --stpes 10 -o e12j.safetensors", 2, "unknown option '--stpes' (did you mean --steps?)",
        "e12j.safetensors"},
       {"sample --model m.safetensors --sampelr nuts -o e12k.csv", 2, "did you mean --sampler?", "e12k.csv"},
