@@ -211,6 +211,10 @@ void train(const TrainArgs& a, const Globals& g, const std::string& config_json)
     info.architecture = fresh->architecture();
     if (a.standardize) {
       const Standardization<T> st = Standardization<T>::fit(train_x);
+      if (!st.constant_columns.empty() && !g.quiet) {
+        std::cerr << "ebm train: note: " << st.constant_columns.size() << " constant column(s) (first: column "
+                  << st.constant_columns.front() << ") are left unscaled (scale 1)\n";
+      }
       for (Index j = 0; j < dim; ++j) {
         info.data_mean.push_back(double(st.mean(j)));
         info.data_scale.push_back(double(st.scale(j)));

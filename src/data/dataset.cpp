@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
+#include <sstream>
 #include <numeric>
 #include <string>
 
@@ -46,18 +48,34 @@ Standardization<T> Standardization<T>::fit(const Mat<T>& x, T min_scale) {
   s.mean.resize(d);
   s.scale.resize(d);
   for (Index j = 0; j < d; ++j) {
-    double sum = 0;
-    for (Index i = 0; i < n; ++i) sum += static_cast<double>(x(i, j));
-    const double mean = sum / static_cast<double>(n);
-    double ss = 0;
-    for (Index i = 0; i < n; ++i) {
-      const double dev = static_cast<double>(x(i, j)) - mean;
-      ss += dev * dev;
+    // Moments of x / unit, unit = 1 unless the squares (or the sum) would overflow.
+    auto moments = [&](double unit) {
+      double sum = 0;
+      for (Index i = 0; i < n; ++i) sum += static_cast<double>(x(i, j)) / unit;
+      const double mean = sum / static_cast<double>(n);
+      double ss = 0;
+      for (Index i = 0; i < n; ++i) {
+        const double dev = static_cast<double>(x(i, j)) / unit - mean;
+        ss += dev * dev;
+      }
+      return std::pair<double, double>(mean * unit, std::sqrt(ss / static_cast<double>(n)) * unit);
+    };
+    auto [mean, sd] = moments(1.0);
+    if (!std::isfinite(mean) || !std::isfinite(sd)) {
+      double largest = 0;
+      for (Index i = 0; i < n; ++i) largest = std::max(largest, std::abs(static_cast<double>(x(i, j))));
+      std::tie(mean, sd) = moments(largest);
     }
-    const double sd = std::sqrt(ss / static_cast<double>(n));
+    if (!std::isfinite(static_cast<T>(mean)) || !std::isfinite(static_cast<T>(sd))) {
+      std::ostringstream m;
+      m << where << ": column " << j << " has mean " << mean << " and spread " << sd << ", beyond the range of "
+        << (sizeof(T) == 4 ? "float32" : "float64") << "; rescale the data (or use --float64)";
+      throw InvalidArgument(m.str());
+    }
     s.mean(j) = static_cast<T>(mean);
     const bool constant = sd <= static_cast<double>(min_scale) * std::max(1.0, std::abs(mean));
     s.scale(j) = constant ? T(1) : static_cast<T>(sd);
+    if (constant) s.constant_columns.push_back(j);
   }
   return s;
 }

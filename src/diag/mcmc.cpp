@@ -399,11 +399,11 @@ namespace {
 HamiltonianSummary hamiltonian_summary(const McmcSummaryOptions& o, Index chains, Index s) {
   const auto n = static_cast<std::size_t>(chains * s);
   const char* where = "McmcSummaryOptions";
-  for (const auto& [size, name] : {std::pair{o.hamiltonian.size(), "hamiltonian"}, std::pair{o.divergent.size(), "divergent"},
-                                   std::pair{o.tree_depth.size(), "tree_depth"}})
-    require(size == 0 || size == n, where, [&] {
-      return std::string(name) + " has " + std::to_string(size) + " entries, expected 0 or " + std::to_string(n) +
-             " (one per draw)";
+  for (const auto& field : {std::pair{o.hamiltonian.size(), "hamiltonian"}, std::pair{o.divergent.size(), "divergent"},
+                             std::pair{o.tree_depth.size(), "tree_depth"}})
+    require(field.first == 0 || field.first == n, where, [&] {
+      return std::string(field.second) + " has " + std::to_string(field.first) + " entries, expected 0 or " +
+             std::to_string(n) + " (one per draw)";
     });
   HamiltonianSummary h;
   h.draws = static_cast<Index>(n);

@@ -60,7 +60,9 @@ void UnadjustedKernel<T>::step(ChainState<T>& s, Target<T>& target, const ChainS
                                StepInfo<T>&) {
   const Index n = s.chains(), dim = s.dim();
   target.evaluate(s.x, nullptr, s.score);
-  const auto [drift, noise_var] = schedule_(k);
+  // Named values, not a structured binding: clang 14 cannot capture bindings in lambdas.
+  const std::pair<T, T> rule = schedule_(k);
+  const T drift = rule.first, noise_var = rule.second;
   const T noise_scale = std::sqrt(T(2) * noise_var);
   const std::uint64_t counter = ChainStreams::counter(k, DrawPurpose::Noise);
   const bool lookahead = n * dim <= kLookaheadMaxDraws;

@@ -176,3 +176,19 @@ TEST(GatherRows, CopiesTheRowsAndChecksIndices) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Standardization, HugeValuesDoNotOverflowTheScaleAndConstantColumnsAreListed) {
+  // Squares of 1e300 overflow double: the spread is computed on rescaled values instead.
+  ebm::MatD x(4, 3);
+  x << 1e300, 7, 1, -1e300, 7, 2, 5e299, 7, 3, -5e299, 7, 4;
+  const auto s = ebm::Standardization<double>::fit(x);
+  EXPECT_TRUE(s.scale.allFinite()) << s.scale;
+  EXPECT_NEAR(s.scale(0) / 7.905694150420948e299, 1.0, 1e-12);  // sqrt((2 + 0.5) / 4) * 1e300
+  EXPECT_TRUE(s.apply(x).allFinite());
+  EXPECT_EQ(s.constant_columns, (std::vector<ebm::Index>{1}));
+  EXPECT_EQ(s.scale(1), 1.0);
+}
+
+}  // namespace

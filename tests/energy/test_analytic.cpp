@@ -287,7 +287,8 @@ double simpson(const std::function<double(double)>& f, double a, double b, int n
 
 // The ring's covariance and normaliser against quadrature of the radial density r exp(-E).
 TEST(AnalyticDensity, RingMomentsByQuadrature) {
-  for (const auto& [radius, width] : {std::pair{2.0, 0.3}, std::pair{0.5, 0.6}}) {
+  for (const auto& rw : {std::pair{2.0, 0.3}, std::pair{0.5, 0.6}}) {
+    const double radius = rw.first, width = rw.second;  // not a structured binding: lambdas capture them (clang 14)
     const ebm::Ring<double> ring(radius, width);
     auto radial = [&](int k) {
       return simpson([&](double r) { return std::pow(r, k) * std::exp(-0.5 * std::pow((r - radius) / width, 2)); },
@@ -311,7 +312,8 @@ TEST(AnalyticDensity, RingMomentsByQuadrature) {
 //   int exp(-a (x^2 - b)^2) dx = (pi/2) sqrt(b) e^{-ab^2/2} (I_{-1/4} + I_{1/4})(a b^2 / 2), b = c^2,
 // with I_{-1/4} = I_{1/4} + (2/pi) sin(pi/4) K_{1/4}. The other coordinates are N(0, 1).
 TEST(AnalyticDensity, DoubleWellFirstCoordinateByQuadrature) {
-  for (const auto& [a, c] : {std::pair{1.0, 1.0}, std::pair{2.0, 1.5}}) {
+  for (const auto& ac : {std::pair{1.0, 1.0}, std::pair{2.0, 1.5}}) {
+    const double a = ac.first, c = ac.second;  // not a structured binding: lambdas capture them (clang 14)
     const ebm::DoubleWell<double> dw(2, a, c);
     auto moment = [&](int k) {
       return simpson(

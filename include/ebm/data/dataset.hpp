@@ -29,8 +29,11 @@ template <class T>
 struct Standardization {
   RowVec<T> mean;   // 1 x D
   RowVec<T> scale;  // 1 x D, all > 0
+  std::vector<Index> constant_columns;  // columns whose spread is below min_scale: scale 1
 
-  /// From data x (N x D, N >= 1, finite); statistics accumulated in double.
+  /// From data x (N x D, N >= 1, finite); statistics accumulated in double (rescaled when the
+  /// values are so large that their squares overflow). Throws InvalidArgument naming the column
+  /// when its mean or spread does not fit in T.
   static Standardization fit(const Mat<T>& x, T min_scale = T(1e-8));
   /// (x - mean) / scale: N x D -> N x D.
   Mat<T> apply(const Mat<T>& x) const;
