@@ -58,6 +58,16 @@ bool option_given(const CLI::App* app, const std::string& name) {
   return o != nullptr && o->count() > 0;
 }
 
+void require_applicable(const CLI::App* app, const std::string& choice_option, const std::string& choice,
+                        const Applicability& table) {
+  for (const auto& [option, values] : table) {
+    if (!option_given(app, option) || std::find(values.begin(), values.end(), choice) != values.end()) continue;
+    std::string list;
+    for (std::size_t i = 0; i < values.size(); ++i) list += (i == 0 ? "" : i + 1 == values.size() ? " or " : ", ") + values[i];
+    throw UsageError("--" + option + ": applies only with --" + choice_option + " " + list + ", not " + choice);
+  }
+}
+
 void apply_json_options(CLI::App* app, const nlohmann::json& object, const std::string& source,
                         const std::vector<std::string>& skip) {
   if (!object.is_object()) throw UsageError(source + ": expected a JSON object of option names and values");

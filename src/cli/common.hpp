@@ -80,6 +80,13 @@ void apply_config_file(CLI::App* app, const Globals& globals);
 /// True when option "--name" of app (or a parent) has a value from the command line or a config.
 bool option_given(const CLI::App* app, const std::string& name);
 
+/// Which values of a choice (--objective, --sampler) each option applies to.
+using Applicability = std::vector<std::pair<std::string, std::vector<std::string>>>;
+/// A UsageError for the first option given on the command line that does not apply to
+/// `choice` (the value of --`choice_option`): "--sigma: applies only with --objective dsm, not sm".
+void require_applicable(const CLI::App* app, const std::string& choice_option, const std::string& choice,
+                        const Applicability& table);
+
 // ----- checks of flag values (UsageError "--flag: must be ..., got v") -----
 
 void require_positive(const std::string& flag, double value);

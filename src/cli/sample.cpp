@@ -325,6 +325,18 @@ void add_sample(CLI::App& app, Context& ctx) {
   sub->add_flag("--float64", a->float64, "Sample in double precision (default float32)");
   const Globals& g = ctx.globals;
   ctx.runners[sub] = [a, &g, sub] {
+    require_applicable(sub, "sampler", a->sampler,
+                       {{"levels", {"annealed", "ncsn"}},
+                        {"max-temperature", {"annealed", "pt"}},
+                        {"metric", {"hmc", "nuts", "pt"}},
+                        {"max-depth", {"nuts", "pt"}},
+                        {"path-length", {"hmc", "pt"}},
+                        {"friction", {"underdamped", "pt"}},
+                        {"target-accept", {"mala", "hmc", "nuts", "pt"}},
+                        {"replicas", {"pt"}},
+                        {"within", {"pt"}},
+                        {"adapt-ladder", {"pt"}},
+                        {"denoise", {"ncsn"}}});
     const bool levels_given = option_given(sub, "levels");
     if (a->float64) sample<double>(*a, g, levels_given);
     else sample<float>(*a, g, levels_given);

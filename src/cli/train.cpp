@@ -253,6 +253,9 @@ void train(const TrainArgs& a, const Globals& g, const std::string& config_json)
   Trainer<T> trainer(model, v.objective, trainer_options);
   if (ckpt) trainer.load_state(std::move(ckpt->state));
   const std::int64_t first = trainer.step();
+  if (ckpt && first >= a.steps)
+    throw UsageError("--steps: " + a.resume + " is at step " + std::to_string(first) + ", so --steps " + std::to_string(a.steps) +
+                     " leaves nothing to do (ask for more steps)");
   const std::int64_t end = a.stop_at ? std::min(*a.stop_at, a.steps) : a.steps;
 
   std::ofstream log;
@@ -357,6 +360,13 @@ void add_train(CLI::App& app, Context& ctx) {
   sub->add_flag("--flip", a->flip, "Image networks: mirror each training image left to right with probability 1/2");
   const Globals& g = ctx.globals;
   ctx.runners[sub] = [a, &g, sub] {
+    if (a->resume.empty()) {  // a resumed run's options are the checkpoint's
+      require_applicable(sub, "objective", a->objective,
+                         {{"sigma", {"dsm"}}, {"noise-levels", {"dsm"}}, {"sigma-max", {"dsm"}}, {"projections", {"ssm"}},
+                          {"langevin-steps", {"cd", "pcd"}}, {"langevin-step-size", {"cd", "pcd"}}, {"buffer-size", {"pcd"}}});
+      if (a->eval_every > 0 && a->held_out == 0)
+        throw UsageError("--eval-every: needs --held-out F (there is no held-out set to evaluate)");
+    }
     if (!a->resume.empty()) {
       // The checkpoint's options fill in what neither the command line nor --config gave.
       const io::TensorFile file = io::read_safetensors(a->resume);

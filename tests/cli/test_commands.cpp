@@ -450,9 +450,10 @@ TEST(CliDiag, ReadsASamplesFile) {
 TEST(CliTrain, ResumeIsBitIdentical) {
   ASSERT_EQ(run("data make 8gaussians --n 300 --seed 2 -o r.csv --quiet").exit_code, 0);
   for (const char* objective : {"sm", "pcd"}) {
+    const std::string pcd = std::string(objective) == "pcd" ? " --langevin-steps 3 --buffer-size 64" : "";
     const std::string common = std::string("train --data r.csv --model mlp:16x16 --objective ") + objective +
                                " --steps 60 --batch 32 --lr 0.01 --schedule cosine --ema 0.9 --clip 5 "
-                               "--held-out 0.2 --eval-every 10 --langevin-steps 3 --buffer-size 64 --seed 4 --quiet";
+                               "--held-out 0.2 --eval-every 10 --seed 4 --quiet" + pcd;
     ASSERT_EQ(run(common + " -o whole.safetensors").exit_code, 0);
     const CommandResult first = run(common + " --stop-at 30 --checkpoint ck.safetensors --log part.jsonl -o half.safetensors");
     ASSERT_EQ(first.exit_code, 0) << first.err;
@@ -461,6 +462,11 @@ TEST(CliTrain, ResumeIsBitIdentical) {
     ASSERT_EQ(second.exit_code, 0) << second.err;
     EXPECT_EQ(slurp("whole.safetensors"), slurp("resumed.safetensors")) << objective;
     EXPECT_NE(slurp("whole.safetensors"), slurp("half.safetensors")) << objective;
+    // A checkpoint already past --steps: nothing to do is an error, not a silent copy.
+    const CommandResult none = run("train --resume ck.safetensors --steps 20 --quiet -o none.safetensors");
+    EXPECT_EQ(none.exit_code, 2) << none.err;
+    EXPECT_NE(none.err.find("is at step 30, so --steps 20 leaves nothing to do"), std::string::npos) << none.err;
+    EXPECT_FALSE(exists("none.safetensors"));
     EXPECT_EQ(lines(slurp("part.jsonl")), 6) << objective;  // steps 10..60, appended on resume
   }
   // Checkpoints written every 20 steps along the way leave the run undisturbed; the final one
@@ -580,6 +586,15 @@ TEST(CliErrors, OneLineNonZeroExitAndNoOutputFile) {
       {"train --data moons.csv --stpes 10 -o e12j.safetensors", 2, "unknown option '--stpes' (did you mean --steps?)",
        "e12j.safetensors"},
       {"sample --model m.safetensors --sampelr nuts -o e12k.csv", 2, "did you mean --sampler?", "e12k.csv"},
+      // Options that do not apply are refused, not silently ignored.
+      {"train --data moons.csv --sigma 0.2 -o e12m.safetensors", 2, "--sigma: applies only with --objective dsm, not sm",
+       "e12m.safetensors"},
+      {"train --data moons.csv --buffer-size 64 --objective cd -o e12n.safetensors", 2, "--buffer-size: applies only with",
+       "e12n.safetensors"},
+      {"train --data moons.csv --eval-every 10 -o e12o.safetensors", 2, "--eval-every: needs --held-out", "e12o.safetensors"},
+      {"sample --model m.safetensors --levels 3 -o e12p.csv", 2, "--levels: applies only with --sampler annealed or ncsn, not mala",
+       "e12p.csv"},
+      {"sample --model m.safetensors --sampler nuts --friction 2 -o e12q.csv", 2, "--friction: applies only with", "e12q.csv"},
       // -1 is a value like any other, not a "use the default" sentinel.
       {"sample --model m.safetensors --step-size -1 -o e12f.csv", 2, "--step-size: must be > 0, got -1", "e12f.csv"},
       {"sample --model m.safetensors --burn-in -1 -o e12g.csv", 2, "--burn-in: must be >= 0, got -1", "e12g.csv"},
