@@ -1,23 +1,26 @@
 #include "common.hpp"
 
-#include <cctype>
-#include <csignal>
 #include <ebm/core/atomic_file.hpp>
+#include <ebm/data/csv.hpp>
 #include <ebm/data/matrix_file.hpp>
 #include <ebm/energy/analytic.hpp>
 #include <ebm/energy/json.hpp>
 #include <ebm/energy/standardized.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <sstream>
+
 #include <unistd.h>
 
 namespace ebm::cli {
@@ -136,6 +139,7 @@ void require_given(const std::string& flag, const std::string& value) {
 
 void check_output_path(const std::string& flag, const std::string& path, bool matrix) {
   require_given(flag, path);
+  if (matrix && path == "-") return;  // CSV on standard output
   if (matrix) {
     try {
       (void)matrix_format(path, true);
@@ -333,6 +337,12 @@ void write_points(const std::string& path, const Mat<T>& m, const std::vector<st
         throw NumericalError(path + ": not written: row " + std::to_string(i) + ", column '" + col + "' is " +
                              number_text(double(m(i, j))));
       }
+  if (path == "-") {  // for pipes: CSV on standard output, all at once after the checks
+    std::cout << csv_text<T>(m, columns);
+    std::cout.flush();
+    if (!std::cout) throw IoError("standard output: write failed");
+    return;
+  }
   write_matrix<T>(path, m, columns);
 }
 

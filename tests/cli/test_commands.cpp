@@ -478,6 +478,21 @@ TEST(CliTrain, ResumeIsBitIdentical) {
   EXPECT_EQ(slurp("whole.safetensors"), slurp("resumed.safetensors"));
 }
 
+TEST(CliOutput, DashWritesCsvToStandardOutput) {
+  write_file("gauss.json", kGaussianJson);
+  const CommandResult r = run("sample --energy gauss.json --chains 3 --steps 10 --burn-in 6 --quiet -o -");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("chain,step,x0,x1\n", 0), 0u) << r.out;
+  EXPECT_EQ(lines(r.out), 1 + 3 * 4);
+  const CommandResult d = run("data make moons --n 5 --quiet -o -");
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  EXPECT_EQ(lines(d.out), 6);
+  // A non-finite value is refused before anything reaches the pipe.
+  const CommandResult bad = run("sample --energy gauss.json --sampler ula --step-size 1e30 --chains 3 --steps 20 -o -");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_TRUE(bad.out.empty()) << bad.out;
+}
+
 TEST(CliNames, EnumValuesInAnyCase) {
   write_file("gauss.json", kGaussianJson);
   EXPECT_EQ(run("sample --energy gauss.json --sampler NUTS --metric Dense --chains 2 --steps 20 --quiet -o case.csv").exit_code, 0);
