@@ -1,6 +1,8 @@
 #include <ebm/io/checkpoint.hpp>
 
 #include <ebm/core/error.hpp>
+#include <ebm/train/model.hpp>
+#include <ebm/train/optimizer.hpp>
 
 #include <array>
 #include <limits>
@@ -92,6 +94,20 @@ Checkpoint<T> load_checkpoint(const std::string& path) {
   return Checkpoint<T>{std::move(network), std::move(info), std::move(state), config == file.metadata.end() ? "" : config->second};
 }
 
+template <class T>
+LoadedModel<T> model_from_checkpoint(const std::string& path) {
+  Checkpoint<T> c = load_checkpoint<T>(path);
+  if (c.state.ema.updates > 0) {
+    Ema<T> ema(0.5);  // the decay plays no part in copying the shadow out
+    ema.load_state(std::move(c.state.ema));
+    ModelOf<T, nn::Network<T>> model(c.network);
+    model.edit_parameters([&](const std::vector<Mat<T>*>& params) { ema.copy_to(params); });
+  }
+  return {std::move(c.network), std::move(c.info)};
+}
+
+template LoadedModel<float> model_from_checkpoint<float>(const std::string&);
+template LoadedModel<double> model_from_checkpoint<double>(const std::string&);
 template void save_checkpoint<float>(const std::string&, const nn::Network<float>&, const ModelInfo&, const TrainerState<float>&,
                                      std::string_view);
 template void save_checkpoint<double>(const std::string&, const nn::Network<double>&, const ModelInfo&,

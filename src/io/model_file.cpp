@@ -2,6 +2,7 @@
 #include <cstring>
 #include <ebm/core/check.hpp>
 #include <ebm/core/error.hpp>
+#include <ebm/io/checkpoint.hpp>
 #include <ebm/io/model_file.hpp>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -316,6 +317,7 @@ LoadedModel<T> load_model(const std::string& path) {
   const std::string where = "load_model: " + path;
   const TensorFile file = read_safetensors(path);
   const auto format = file.metadata.find("format");
+  if (format != file.metadata.end() && format->second == "ebm-checkpoint") return model_from_checkpoint<T>(path);
   if (format == file.metadata.end())
     throw FormatError(where + ": not an ebm model file (no \"format\" in __metadata__)");
   if (format->second != kFormat)

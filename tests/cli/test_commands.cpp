@@ -478,6 +478,20 @@ TEST(CliTrain, ResumeIsBitIdentical) {
   EXPECT_EQ(slurp("whole.safetensors"), slurp("resumed.safetensors"));
 }
 
+TEST(CliModels, ACheckpointIsAcceptedWhereverAModelIs) {
+  // At the end of a run the checkpoint holds the model the model file holds (EMA applied):
+  // sampling either gives the same bits.
+  ASSERT_EQ(run("data make moons --n 200 --seed 1 -o ck_data.csv --quiet").exit_code, 0);
+  ASSERT_EQ(run("train --data ck_data.csv --model mlp:8 --steps 30 --ema 0.9 --checkpoint end.ckpt.safetensors --quiet "
+                "-o end.safetensors").exit_code, 0);
+  const CommandResult a = run("sample --model end.safetensors --chains 2 --steps 20 --quiet -o -");
+  const CommandResult b = run("sample --model end.ckpt.safetensors --chains 2 --steps 20 --quiet -o -");
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_EQ(a.out, b.out);
+  EXPECT_EQ(run("eval --model end.ckpt.safetensors --data ck_data.csv --quiet").exit_code, 0);
+}
+
 TEST(CliOutput, DashWritesCsvToStandardOutput) {
   write_file("gauss.json", kGaussianJson);
   const CommandResult r = run("sample --energy gauss.json --chains 3 --steps 10 --burn-in 6 --quiet -o -");

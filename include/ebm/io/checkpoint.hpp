@@ -38,6 +38,11 @@ extern template void save_checkpoint<float>(const std::string&, const nn::Networ
                                             const TrainerState<float>&, std::string_view);
 extern template void save_checkpoint<double>(const std::string&, const nn::Network<double>&, const ModelInfo&,
                                              const TrainerState<double>&, std::string_view);
+/// The model a checkpoint holds, as the model file written at its step would be: the EMA
+/// average of the parameters when the run keeps one, else the parameters.
+template <class T>
+LoadedModel<T> model_from_checkpoint(const std::string& path);
+
 extern template Checkpoint<float> load_checkpoint<float>(const std::string&);
 extern template Checkpoint<double> load_checkpoint<double>(const std::string&);
 

@@ -64,7 +64,8 @@ void save_model(const std::string& path, const Mlp<T>& mlp, const ModelInfo& inf
 /// whatever T (values are converted). IoError if it cannot be read; FormatError naming path and
 /// the problem for a malformed file, missing or garbled metadata, a bad architecture, missing,
 /// unexpected or misshapen tensors, non-finite weights (or F64 values beyond float range for
-/// T = float), and bad standardisation.
+/// T = float), and bad standardisation. A training checkpoint is read as the model it holds
+/// (io/checkpoint.hpp, model_from_checkpoint).
 template <class T>
 LoadedModel<T> load_model(const std::string& path);
 
