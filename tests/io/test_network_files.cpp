@@ -512,9 +512,11 @@ TEST_F(CorruptNetworkFile, CorruptCheckpoint) {
   EXPECT_TRUE(throws_with<ebm::FormatError>([&] { io::load_checkpoint<float>(path_); }, {path_, "unexpected tensor 'model.embed.bias'"}));
   spit(path_, io_test::with_ebm_metadata(slurp(good_), [](json& m) { m["architecture"]["layers"][1]["type"] = "swish"; }));
   EXPECT_TRUE(throws_with<ebm::FormatError>([&] { io::load_checkpoint<double>(path_); }, {path_, "layer type 'swish' is unknown"}));
-  // A checkpoint is not a model file.
-  EXPECT_TRUE(throws_with<ebm::FormatError>([&] { io::load_model<float>(good_); },
-                                            {good_, "\"format\" is \"ebm-checkpoint\", expected \"ebm-model\""}));
+  // A checkpoint loads as the model it holds.
+  const auto as_model = io::load_model<float>(good_);
+  const auto as_checkpoint = io::load_checkpoint<float>(good_);
+  EXPECT_EQ(as_model.info.step, as_checkpoint.info.step);
+  EXPECT_EQ(as_model.network.architecture(), as_checkpoint.network.architecture());
 }
 
 }  // namespace
