@@ -1,9 +1,14 @@
 #include "file_util.hpp"
 
+#include <ebm/core/error.hpp>
+
 #include <cerrno>
+#include <charconv>
+#include <cstdlib>
 #include <cstring>
 
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 namespace ebm::data_detail {
@@ -40,6 +45,26 @@ std::string column_name(std::size_t j) {
   return s;
 }
 
+std::uint64_t input_memory_budget() {
+  if (const char* env = std::getenv("EBM_MAX_INPUT_BYTES")) {
+    std::uint64_t v = 0;
+    const char* end = env + std::strlen(env);
+    const auto [ptr, ec] = std::from_chars(env, end, v);
+    if (ec != std::errc() || ptr != end || v == 0)
+      throw InvalidArgument(std::string("EBM_MAX_INPUT_BYTES: expected a positive number of bytes, got '") + env + "'");
+    return v;
+  }
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page <= 0) return std::uint64_t{1} << 34;
+  return static_cast<std::uint64_t>(pages) / 2 * static_cast<std::uint64_t>(page);
+}
+
+std::string over_budget(std::uint64_t needed) {
+  const std::uint64_t budget = input_memory_budget();
+  return "needs " + std::to_string(needed) + " bytes in memory, more than the limit of " + std::to_string(budget) +
+         " (" + (std::getenv("EBM_MAX_INPUT_BYTES") ? "EBM_MAX_INPUT_BYTES" : "half of this machine's memory; set EBM_MAX_INPUT_BYTES to change it") + ")";
+}
+
 std::string read_all(const std::string& path, std::string_view where) {
   // Open and stat first, so that a missing file or a directory gets a plain IoError.
   const InputFile check(path, where);
@@ -48,7 +73,14 @@ std::string read_all(const std::string& path, std::string_view where) {
   std::string text;
   char buf[1 << 16];
   int got = 0;
-  while ((got = gzread(gz, buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(got));
+  const std::uint64_t budget = input_memory_budget();
+  while ((got = gzread(gz, buf, sizeof buf)) > 0) {
+    text.append(buf, static_cast<std::size_t>(got));
+    if (text.size() > budget) {  // a decompression bomb, or a file far larger than memory
+      gzclose(gz);
+      throw FormatError(prefix(where, path) + "decompressed, it " + over_budget(text.size()));
+    }
+  }
   // A cut gzip stream is reported as Z_BUF_ERROR after the data that could be recovered, with
   // gzread returning 0, not -1: ask zlib in either case.
   int code = Z_OK;

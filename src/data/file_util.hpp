@@ -42,6 +42,13 @@ std::string read_all(const std::string& path, std::string_view where);
 /// claims many columns and no rows.
 inline constexpr std::uint64_t kMaxColumns = std::uint64_t{1} << 20;
 
+/// How many bytes a reader may hold for one file's contents and its matrix: the environment's
+/// EBM_MAX_INPUT_BYTES when set (a positive integer), else half of this machine's physical
+/// memory. Bounds decompressed data, so a small gzip file cannot claim gigabytes.
+std::uint64_t input_memory_budget();
+/// The message tail for a file over the budget.
+std::string over_budget(std::uint64_t needed);
+
 /// "x<j>", the name of column j when a file has none.
 std::string column_name(std::size_t j);
 

@@ -156,6 +156,10 @@ IdxArray read_idx(const std::string& path) {
                       (overflow ? std::string("its size overflows") : num(bytes) + " bytes") + ", limit " +
                       num(kIdxMaxBytes) + " bytes)");
   }
+  // The raw data and, converted, a matrix of up to 8-byte values: what reading it will hold.
+  const std::uint64_t needed = bytes + count * 8;  // both below 2^37 after the cap above
+  if (needed > data_detail::input_memory_budget())
+    throw FormatError(pre + "shape " + shape_text(shape) + " " + data_detail::over_budget(needed));
   a.shape.assign(shape.begin(), shape.end());
 
   // Grow the buffer as data arrives, so that a header claiming gigabytes over a short file

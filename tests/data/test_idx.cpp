@@ -6,6 +6,7 @@
 // gzip data, and the wrong kind of file for images or labels.
 #include <ebm/core/error.hpp>
 #include <ebm/core/rng.hpp>
+#include <ebm/data/csv.hpp>
 #include <ebm/data/idx.hpp>
 
 #include <gtest/gtest.h>
@@ -253,6 +254,43 @@ TEST(IdxCorruptFiles, RandomMutationsNeverCrash) {
   }
   std::printf("[ measured ] 2000 mutated IDX files (half gzip'd): %d read, %d FormatError\n", reads, errors);
   EXPECT_GT(errors, 500);
+}
+
+}  // namespace
+
+namespace {
+
+// Scoped EBM_MAX_INPUT_BYTES.
+struct InputLimit {
+  explicit InputLimit(const char* bytes) { ::setenv("EBM_MAX_INPUT_BYTES", bytes, 1); }
+  ~InputLimit() { ::unsetenv("EBM_MAX_INPUT_BYTES"); }
+};
+
+TEST(IdxCorruptFiles, DecompressionBombsAreBoundedByTheMemoryBudget) {
+  // A tiny gzip file whose IDX header claims more than the reader may hold (the data and its
+  // converted matrix) is refused from the header; a gzip'd CSV that inflates past the budget
+  // stops as soon as it does.
+  TempDir dir;
+  const std::string idx = dir.file("bomb.idx.gz");
+  write_gz(idx, idx_bytes(0x08, {100, 28, 28}, std::string(78400, '\0')));
+  {
+    const InputLimit limit("100000");  // 78,400 raw bytes + 627,200 as doubles > 100,000
+    EXPECT_ERROR(ebm::FormatError, ebm::read_idx(idx), idx, "needs 705600 bytes in memory", "EBM_MAX_INPUT_BYTES");
+  }
+  EXPECT_EQ(ebm::read_idx(idx).shape[0], 100);  // the default budget (half the memory) holds it
+  const std::string csv = dir.file("bomb.csv.gz");
+  std::string text = "x,y\n";
+  for (int i = 0; i < 20000; ++i) text += "1,2\n";
+  write_gz(csv, text);
+  {
+    const InputLimit limit("10000");
+    EXPECT_ERROR(ebm::FormatError, ebm::read_csv<double>(csv), csv, "decompressed", "EBM_MAX_INPUT_BYTES");
+  }
+  {
+    const InputLimit limit("ten");
+    EXPECT_ERROR(ebm::InvalidArgument, ebm::read_csv<double>(csv), "EBM_MAX_INPUT_BYTES", "'ten'");
+  }
+  EXPECT_EQ(ebm::read_csv<double>(csv).values.rows(), 20000);
 }
 
 }  // namespace
