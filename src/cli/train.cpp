@@ -274,7 +274,8 @@ void train(const TrainArgs& a, const Globals& g, const std::string& config_json)
     const bool evaluated = held && a.eval_every > 0 && p.step % a.eval_every == 0;
     if (log.is_open() && (p.step % a.log_every == 0 || p.step == end || evaluated)) {
       nlohmann::json line = {{"step", p.step}, {"loss", number_or_null(p.loss)}, {"lr", p.lr},
-                             {"grad_norm", number_or_null(p.grad_norm)}};
+                             {"grad_norm", number_or_null(p.grad_norm)},
+                             {"units", info.data_scale.empty() ? "raw" : "standardized"}};
       if (evaluated) line["held_out"] = number_or_null(p.held_out);
       if (contrastive) {
         line["energy_data"] = number_or_null(p.energy_data);

@@ -2,9 +2,7 @@
 #include <ebm/sample/samplers.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <limits>
 #include <sstream>
 
 namespace ebm {
