@@ -134,6 +134,7 @@ Table<T> read_csv_text(std::string_view text, const CsvOptions& options, std::st
   std::int64_t line_no = 0;
   std::int64_t rows = 0;
   std::size_t pos = 0;
+  char delimiter = options.delimiter;
   auto column_label = [&](std::size_t j) { return "column " + std::to_string(j + 1) + " (" + table.columns[j] + ")"; };
   while (pos < text.size()) {
     std::size_t end = text.find('\n', pos);
@@ -143,7 +144,23 @@ Table<T> read_csv_text(std::string_view text, const CsvOptions& options, std::st
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (trim(line).empty()) continue;
-    split(line, options.delimiter, fields);
+    if (first) {
+      // NumPy's savetxt writes its header as a comment ("# x,y") and separates by blanks by
+      // default: a leading '#' marks the header, and a first line of numbers (or a commented
+      // header) with blanks but no comma makes the file blank-separated.
+      const bool commented = line.front() == '#';
+      if (commented) line = trim(line.substr(1));
+      if (delimiter == ',' && line.find(',') == std::string_view::npos) {
+        split(line, ' ', fields);
+        bool numbers = true;
+        for (const auto& f : fields) {
+          T v;
+          numbers = numbers && parse_number(cell_text(f), v) != Parsed::NotNumber;
+        }
+        if (fields.size() > 1 && (commented || numbers)) delimiter = ' ';  // "a b" alone stays one column name
+      }
+    }
+    split(line, delimiter, fields);
 
     if (first) {
       first = false;

@@ -57,14 +57,16 @@ MatrixFormat matrix_format(std::string_view path, bool for_writing) {
     f = MatrixFormat::Csv;
   } else if (ends_with(name, ".tsv")) {
     f = MatrixFormat::Tsv;
+  } else if (ends_with(name, ".txt")) {
+    f = MatrixFormat::Txt;
   } else if (ends_with(name, ".npy")) {
     f = MatrixFormat::Npy;
   } else if (ends_with(name, ".idx") || ends_with(name, "-ubyte")) {
     f = MatrixFormat::Idx;
   } else {
     return fail("unknown extension " + extension_of(path) +
-                (for_writing ? " (writable: .csv, .tsv, .npy)"
-                             : " (readable: .csv, .tsv, .npy, .idx, *-ubyte, and those .gz)"));
+                (for_writing ? " (writable: .csv, .tsv, .txt, .npy)"
+                             : " (readable: .csv, .tsv, .txt, .npy, .idx, *-ubyte, and those .gz)"));
   }
   if (gz && (for_writing || f == MatrixFormat::Npy)) {
     return fail(for_writing ? "cannot write gzip'd files (write the plain file and compress it)"
@@ -81,6 +83,11 @@ Table<T> read_table(const std::string& path) {
     case MatrixFormat::Tsv: {
       CsvOptions o;
       o.delimiter = '\t';
+      return read_csv<T>(path, o);
+    }
+    case MatrixFormat::Txt: {
+      CsvOptions o;
+      o.delimiter = ' ';
       return read_csv<T>(path, o);
     }
     case MatrixFormat::Npy: return with_generated_names<T>(read_npy<T>(path));
@@ -106,6 +113,7 @@ void write_matrix(const std::string& path, const Mat<T>& m, const std::vector<st
   switch (matrix_format(path, true)) {
     case MatrixFormat::Csv: return write_csv<T>(path, m, columns);
     case MatrixFormat::Tsv: return write_csv<T>(path, m, columns, '\t');
+    case MatrixFormat::Txt: return write_csv<T>(path, m, columns, ' ');
     case MatrixFormat::Npy: return write_npy<T>(path, m);
     case MatrixFormat::Idx: break;
   }

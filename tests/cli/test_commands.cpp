@@ -634,7 +634,7 @@ TEST(CliErrors, OneLineNonZeroExitAndNoOutputFile) {
       {"sample --model missing.safetensors -o e15.csv", 1, "missing.safetensors", "e15.csv"},
       {"sample --model m.safetensors --energy gauss.json -o e16.csv", 2, "--energy", "e16.csv"},
       {"sample --energy broken.json -o e17.csv", 1, "broken.json", "e17.csv"},
-      {"sample --model m.safetensors -o e18.txt", 2, "e18.txt", "e18.txt"},
+      {"sample --model m.safetensors -o e18.xls", 2, "e18.xls", "e18.xls"},
       {"sample --model m.safetensors -o nodir/e19.csv", 1, "nodir", "nodir/e19.csv"},
       // Every chain diverges: reported, and nothing (in particular no NaN) is written.
       {"sample --energy gauss.json --sampler ula --step-size 1e30 --chains 3 --steps 20 -o e20.csv", 1, "non-finite", "e20.csv"},

@@ -32,8 +32,9 @@ TEST(MatrixFile, FormatFromTheName) {
   EXPECT_ERROR(ebm::InvalidArgument, ebm::matrix_format("x.npy.gz"), "x.npy.gz", "gzip'd .npy");
   EXPECT_ERROR(ebm::InvalidArgument, ebm::matrix_format("x.idx", true), "write_matrix: x.idx", "cannot write IDX");
   EXPECT_ERROR(ebm::InvalidArgument, ebm::matrix_format("x.csv.gz", true), "write_matrix: x.csv.gz", "gzip");
-  EXPECT_ERROR(ebm::InvalidArgument, ebm::write_matrix<double>("out.txt", MatD::Zero(1, 1)), "write_matrix: out.txt",
-               "unknown extension '.txt'", ".csv, .tsv, .npy");
+  EXPECT_ERROR(ebm::InvalidArgument, ebm::write_matrix<double>("out.xls", MatD::Zero(1, 1)), "write_matrix: out.xls",
+               "unknown extension '.xls'", ".csv, .tsv, .txt, .npy");
+  EXPECT_EQ(ebm::matrix_format("savetxt.txt"), MatrixFormat::Txt);
 }
 
 TEST(MatrixFile, RoundTripsThroughEveryWritableFormat) {
@@ -41,7 +42,7 @@ TEST(MatrixFile, RoundTripsThroughEveryWritableFormat) {
   MatD m(20, 3);
   const ebm::CounterRng rng(3, 0);
   rng.normal<double>(0, std::span<double>(m.data(), 60));
-  for (const char* name : {"m.csv", "m.tsv", "m.npy", "M.CSV"}) {
+  for (const char* name : {"m.csv", "m.tsv", "m.txt", "m.npy", "M.CSV"}) {
     SCOPED_TRACE(name);
     ebm::write_matrix<double>(dir.file(name), m, {"a", "b", "c"});
     EXPECT_EQ(ebm::read_matrix<double>(dir.file(name)), m);
@@ -52,6 +53,27 @@ TEST(MatrixFile, RoundTripsThroughEveryWritableFormat) {
     EXPECT_EQ(t.columns, expected);
   }
   EXPECT_NE(ebm_test::read_bytes(dir.file("m.tsv")).find("a\tb\tc\n"), std::string::npos);
+}
+
+// The files np.savetxt writes, read as NumPy's loadtxt would: blank-separated values in .txt or
+// .csv, a header written as a '#' comment.
+TEST(MatrixFile, ReadsNumPysSavetxtFiles) {
+  TempDir dir;
+  const std::string error = ebm_test::run_python("data/numpy_text_files.py", {dir.path().string()}, dir.file("log"));
+  ASSERT_TRUE(error.empty()) << error;
+  const MatD truth = ebm::read_matrix<double>(dir.file("truth.npy"));
+  for (const char* name : {"plain.txt", "plain.csv", "header.txt", "header.csv"}) {
+    SCOPED_TRACE(name);
+    const auto t = ebm::read_table<double>(dir.file(name));
+    ASSERT_EQ(t.values.rows(), 13);
+    EXPECT_EQ(t.values, truth);  // '%.18e' round-trips doubles exactly
+    const bool header = std::string(name).rfind("header", 0) == 0;
+    const std::vector<std::string> named = {"x", "y", "z"}, generated = {"x0", "x1", "x2"};
+    EXPECT_EQ(t.columns, header ? named : generated);
+  }
+  // A one-column CSV whose header has a blank stays one column.
+  ebm_test::write_bytes(dir.file("one.csv"), "my value\n1\n2\n");
+  EXPECT_EQ(ebm::read_table<double>(dir.file("one.csv")).columns, std::vector<std::string>{"my value"});
 }
 
 TEST(MatrixFile, ReadsGzipAndIdx) {

@@ -16,7 +16,7 @@
 
 namespace ebm {
 
-enum class MatrixFormat { Csv, Tsv, Npy, Idx };
+enum class MatrixFormat { Csv, Tsv, Txt, Npy, Idx };  // Txt: blank-separated, as NumPy's savetxt
 
 /// The format a file name stands for; `for_writing` rejects the read-only ones (IDX, .gz).
 MatrixFormat matrix_format(std::string_view path, bool for_writing = false);
