@@ -1,5 +1,6 @@
 #include <ebm/core/error.hpp>
 #include <ebm/data/idx.hpp>
+#include <ebm/core/atomic_file.hpp>
 #include <ebm/data/matrix_file.hpp>
 #include <ebm/data/npy.hpp>
 
@@ -113,7 +114,12 @@ void write_matrix(const std::string& path, const Mat<T>& m, const std::vector<st
   switch (matrix_format(path, true)) {
     case MatrixFormat::Csv: return write_csv<T>(path, m, columns);
     case MatrixFormat::Tsv: return write_csv<T>(path, m, columns, '\t');
-    case MatrixFormat::Txt: return write_csv<T>(path, m, columns, ' ');
+    case MatrixFormat::Txt: {  // the header as a comment, so that np.loadtxt reads the file as it is
+      AtomicFile f(path);
+      f.write("# " + csv_text<T>(m, columns, ' '));
+      f.commit();
+      return;
+    }
     case MatrixFormat::Npy: return write_npy<T>(path, m);
     case MatrixFormat::Idx: break;
   }

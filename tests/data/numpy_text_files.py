@@ -15,3 +15,7 @@ np.savetxt(f"{d}/plain.txt", a)                                   # 1.2e+00 -3.4
 np.savetxt(f"{d}/plain.csv", a)                                   # the same, named .csv
 np.savetxt(f"{d}/header.txt", a, header="x y z")                  # "# x y z"
 np.savetxt(f"{d}/header.csv", a, delimiter=",", header="x,y,z")   # "# x,y,z"
+if len(sys.argv) > 2:  # and NumPy reads what ebm wrote as .txt
+    b = np.loadtxt(sys.argv[2])
+    assert b.shape == (20, 3), b.shape
+    np.save(f"{d}/ebm_txt.npy", b)

@@ -59,8 +59,13 @@ TEST(MatrixFile, RoundTripsThroughEveryWritableFormat) {
 // .csv, a header written as a '#' comment.
 TEST(MatrixFile, ReadsNumPysSavetxtFiles) {
   TempDir dir;
-  const std::string error = ebm_test::run_python("data/numpy_text_files.py", {dir.path().string()}, dir.file("log"));
+  MatD m(20, 3);
+  ebm::CounterRng(4, 0).normal<double>(0, std::span<double>(m.data(), 60));
+  ebm::write_matrix<double>(dir.file("ebm.txt"), m, {"a", "b", "c"});
+  const std::string error =
+      ebm_test::run_python("data/numpy_text_files.py", {dir.path().string(), dir.file("ebm.txt")}, dir.file("log"));
   ASSERT_TRUE(error.empty()) << error;
+  EXPECT_EQ(ebm::read_matrix<double>(dir.file("ebm_txt.npy")), m);  // np.loadtxt reads ebm's .txt exactly
   const MatD truth = ebm::read_matrix<double>(dir.file("truth.npy"));
   for (const char* name : {"plain.txt", "plain.csv", "header.txt", "header.csv"}) {
     SCOPED_TRACE(name);
