@@ -4,6 +4,8 @@
 #include <ebm/core/parallel.hpp>
 #include <ebm/core/types.hpp>
 
+#include <sstream>
+#include <string>
 #include <vector>
 
 namespace ebm::sample_detail {
@@ -28,5 +30,17 @@ bool finite_row(const Mat<T>& m, Index r) {
 }
 
 inline bool alive(const std::vector<char>& a, Index c) { return a[static_cast<std::size_t>(c)] != 0; }
+
+// A value as validation messages print it.
+template <class T>
+std::string value_text(T v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+template <class T>
+std::string name_value(const char* name, T v) {
+  return std::string(name) + " = " + value_text(v);
+}
 
 }  // namespace ebm::sample_detail

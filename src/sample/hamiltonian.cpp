@@ -10,19 +10,12 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <sstream>
 
 namespace ebm {
 namespace {
 
 using sample_detail::finite_row;
-
-template <class T>
-std::string value_str(T v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
+using sample_detail::value_text;
 
 // The step-size search's rounds (Stan's init_stepsize): at most this many halvings or doublings.
 constexpr int kSearchRounds = 60;
@@ -48,15 +41,15 @@ std::string metric_name(MetricKind kind) {
 template <class T>
 void HamiltonianSettings<T>::validate() const {
   const char* where = "ebm::HamiltonianSettings";
-  require(std::isfinite(step_size) && step_size > T(0), where, [&] { return "step_size must be positive, got " + value_str(step_size); });
+  require(std::isfinite(step_size) && step_size > T(0), where, [&] { return "step_size must be positive, got " + value_text(step_size); });
   require(target_acceptance > T(0) && target_acceptance < T(1), where,
-          [&] { return "target_acceptance must be in (0, 1), got " + value_str(target_acceptance); });
+          [&] { return "target_acceptance must be in (0, 1), got " + value_text(target_acceptance); });
   require(gamma > T(0) && t0 >= T(0) && kappa > T(0.5) && kappa <= T(1), where,
           "dual averaging needs gamma > 0, t0 >= 0 and kappa in (0.5, 1]");
-  require(step_jitter >= T(0) && step_jitter < T(1), where, [&] { return "step_jitter must be in [0, 1), got " + value_str(step_jitter); });
-  require(max_energy_error > T(0), where, [&] { return "max_energy_error must be positive, got " + value_str(max_energy_error); });
+  require(step_jitter >= T(0) && step_jitter < T(1), where, [&] { return "step_jitter must be in [0, 1), got " + value_text(step_jitter); });
+  require(max_energy_error > T(0), where, [&] { return "max_energy_error must be positive, got " + value_text(max_energy_error); });
   require(std::isfinite(path_length) && path_length > T(0), where,
-          [&] { return "path_length must be positive, got " + value_str(path_length); });
+          [&] { return "path_length must be positive, got " + value_text(path_length); });
   require(max_depth >= 1 && max_depth <= 30, where, [&] { return "max_depth must be in 1..30, got " + std::to_string(max_depth); });
   require(init_buffer >= 0 && term_buffer >= 0 && base_window >= 1, where,
           "warm-up buffers must be >= 0 and base_window >= 1");
@@ -78,11 +71,7 @@ void HamiltonianKernel<T>::init(ChainState<T>& s, Target<T>& target, const Chain
   factor_.assign(static_cast<std::size_t>(n), dense ? Mat<T>(Mat<T>::Identity(d, d)) : Mat<T>());
   moments_.assign(static_cast<std::size_t>(n), RunningMoments<T>());
   for (auto& m : moments_) m.reset(d, dense);
-  DualAveraging<T> da;
-  da.target = settings_.target_acceptance;
-  da.gamma = settings_.gamma;
-  da.t0 = settings_.t0;
-  da.kappa = settings_.kappa;
+  const DualAveraging<T> da(settings_.target_acceptance, settings_.gamma, settings_.t0, settings_.kappa);
   averaging_.assign(static_cast<std::size_t>(n), da);
   accepted_.assign(static_cast<std::size_t>(n), 0);
   proposed_.assign(static_cast<std::size_t>(n), 0);

@@ -139,11 +139,7 @@ void MalaKernel<T>::init(ChainState<T>& s, Target<T>& target, const ChainStreams
   const Index n = s.chains();
   adapt_steps_ = settings_.adapt ? (settings_.adapt_steps < 0 ? warmup : settings_.adapt_steps) : 0;
   h_ = Vec<T>::Constant(n, settings_.step_size);
-  DualAveraging<T> da;
-  da.target = settings_.target_acceptance;
-  da.gamma = settings_.gamma;
-  da.t0 = settings_.t0;
-  da.kappa = settings_.kappa;
+  DualAveraging<T> da(settings_.target_acceptance, settings_.gamma, settings_.t0, settings_.kappa);
   da.restart(settings_.step_size);
   averaging_.assign(static_cast<std::size_t>(n), da);
   accepted_.assign(static_cast<std::size_t>(n), 0);

@@ -1,6 +1,8 @@
 #include <ebm/core/check.hpp>
 #include <ebm/sample/run.hpp>
 
+#include "chains.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -10,17 +12,8 @@
 namespace ebm {
 namespace {
 
-template <class T>
-std::string name_value(const char* name, T v) {
-  std::ostringstream s;
-  s << name << " = " << v;
-  return s.str();
-}
-
-template <class T>
-bool finite_row(const Mat<T>& m, Index r) {
-  return all_finite(m.data() + r * m.cols(), m.cols());
-}
+using sample_detail::finite_row;
+using sample_detail::name_value;
 
 // Per kept draw, a copy of one StepInfo field (chain-major, draws_per_chain slots per chain).
 template <class V>

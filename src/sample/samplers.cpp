@@ -1,9 +1,10 @@
 #include <ebm/core/check.hpp>
 #include <ebm/sample/samplers.hpp>
 
+#include "chains.hpp"
+
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 
 namespace ebm {
 namespace {
@@ -26,12 +27,7 @@ T geometric_level(T from, T to, Index level, Index levels) {
   return levels <= 1 ? to : from * std::pow(to / from, T(level) / T(levels - 1));
 }
 
-template <class T>
-std::string name_value(const char* name, T v) {
-  std::ostringstream s;
-  s << name << " = " << v;
-  return s.str();
-}
+using sample_detail::name_value;
 
 }  // namespace
 

@@ -3,6 +3,8 @@
 #include <ebm/sample/run.hpp>
 #include <ebm/sample/tempering.hpp>
 
+#include "chains.hpp"
+
 #include <cmath>
 #include <sstream>
 
@@ -13,21 +15,15 @@ void TemperingSettings<T>::validate() const {
   const char* where = "ebm::TemperingSettings";
   if (!temperatures.empty()) {
     require(static_cast<Index>(temperatures.size()) >= 2, where, "temperatures needs at least 2 values");
-    require(temperatures.front() == T(1), where, [&] {
-      std::ostringstream s;
-      s << "temperatures must start at 1, got " << temperatures.front();
-      return s.str();
-    });
+    require(temperatures.front() == T(1), where,
+            [&] { return "temperatures must start at 1, got " + sample_detail::value_text(temperatures.front()); });
     for (std::size_t i = 1; i < temperatures.size(); ++i)
       require(std::isfinite(temperatures[i]) && temperatures[i] > temperatures[i - 1], where,
               [&] { return "temperatures must increase, entry " + std::to_string(i) + " does not"; });
   } else {
     require(replicas >= 2, where, [&] { return "replicas must be >= 2, got " + std::to_string(replicas); });
-    require(std::isfinite(max_temperature) && max_temperature > T(1), where, [&] {
-      std::ostringstream s;
-      s << "max_temperature must be > 1, got " << max_temperature;
-      return s.str();
-    });
+    require(std::isfinite(max_temperature) && max_temperature > T(1), where,
+            [&] { return "max_temperature must be > 1, got " + sample_detail::value_text(max_temperature); });
   }
   require(swap_every >= 1, where, [&] { return "swap_every must be >= 1, got " + std::to_string(swap_every); });
 }

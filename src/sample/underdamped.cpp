@@ -4,23 +4,16 @@
 #include "chains.hpp"
 
 #include <cmath>
-#include <sstream>
 
 namespace ebm {
 
 template <class T>
 void UnderdampedSettings<T>::validate() const {
   const char* where = "ebm::UnderdampedSettings";
-  require(std::isfinite(step_size) && step_size > T(0), where, [&] {
-    std::ostringstream s;
-    s << "step_size must be positive, got " << step_size;
-    return s.str();
-  });
-  require(std::isfinite(friction) && friction > T(0), where, [&] {
-    std::ostringstream s;
-    s << "friction must be positive, got " << friction;
-    return s.str();
-  });
+  require(std::isfinite(step_size) && step_size > T(0), where,
+          [&] { return "step_size must be positive, got " + sample_detail::value_text(step_size); });
+  require(std::isfinite(friction) && friction > T(0), where,
+          [&] { return "friction must be positive, got " + sample_detail::value_text(friction); });
 }
 
 template <class T>

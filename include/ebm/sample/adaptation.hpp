@@ -17,6 +17,10 @@ class DualAveraging {
  public:
   T target = T(0.8), gamma = T(0.05), t0 = T(10), kappa = T(0.75);
 
+  DualAveraging() = default;
+  DualAveraging(T target_acceptance, T gamma_, T t0_, T kappa_)
+      : target(target_acceptance), gamma(gamma_), t0(t0_), kappa(kappa_) {}
+
   /// Starts over from step size h (Stan restarts at every metric update).
   void restart(T h) {
     mu_ = std::log(T(10) * h);
