@@ -3,9 +3,6 @@
 #include <ebm/core/atomic_file.hpp>
 #include <ebm/data/csv.hpp>
 #include <ebm/data/matrix_file.hpp>
-#include <ebm/energy/analytic.hpp>
-#include <ebm/energy/json.hpp>
-#include <ebm/energy/standardized.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -179,131 +176,26 @@ std::vector<double> parse_numbers(const std::string& flag, const std::string& te
 
 // ----- models and energies -----
 
-template <class T>
-RowVec<T> LoadedEnergy<T>::mean() const {
-  RowVec<T> m(static_cast<Index>(info.data_mean.size()));
-  for (Index j = 0; j < m.cols(); ++j) m(j) = static_cast<T>(info.data_mean[static_cast<std::size_t>(j)]);
-  return m;
-}
-template <class T>
-RowVec<T> LoadedEnergy<T>::scale() const {
-  RowVec<T> s(static_cast<Index>(info.data_scale.size()));
-  for (Index j = 0; j < s.cols(); ++j) s(j) = static_cast<T>(info.data_scale[static_cast<std::size_t>(j)]);
-  return s;
-}
-
 void add_energy_options(CLI::App* sub, std::string& model, std::string& energy) {
-  sub->add_option("--model", model, "Model file written by `ebm train` (.safetensors)");
+  sub->add_option("--model", model, "Model file written by `ebm train` (.safetensors), or a checkpoint");
   sub->add_option("--energy", energy, "Analytic energy described in JSON (see docs/cli.md)");
 }
-
-namespace {
-
-template <class T, class E>
-AnyEnergy<T> with_temperature(E e, T temperature, const std::string& name) {
-  if (temperature == T(1)) return AnyEnergy<T>(std::move(e), name);
-  return AnyEnergy<T>(Tempered<E, T>(std::move(e), temperature), name);
-}
-
-}  // namespace
 
 template <class T>
 LoadedEnergy<T> load_energy(const std::string& model, const std::string& energy) {
   if (model.empty() == energy.empty())
     throw UsageError(model.empty() ? "one of --model or --energy is required" : "--model and --energy exclude each other");
-  LoadedEnergy<T> out;
-  if (!energy.empty()) {
-    out.source = energy;
-    try {
-      out.energy.emplace(energy_from_json_file<T>(energy));
-    } catch (const InvalidArgument& e) {
-      // A bad description is bad file content, not a bad flag.
-      throw FormatError(e.what());  // names the file already
-    }
-    return out;
-  }
-  out.source = model;
-  out.is_model = true;
-  io::LoadedModel<T> loaded = io::load_model<T>(model);
-  out.info = loaded.info;
-  out.temperature = static_cast<T>(1 / out.info.energy_scale);
-  out.network = std::make_shared<const nn::Network<T>>(std::move(loaded.network));
-  auto wrap = [&](auto e) {
-    if (out.standardized()) {
-      using E = decltype(e);
-      out.energy.emplace(with_temperature<T>(Standardized<E, T>(std::move(e), out.mean(), out.scale()), out.temperature, "model"));
-    } else {
-      out.energy.emplace(with_temperature<T>(std::move(e), out.temperature, "model"));
-    }
-  };
-  if (out.network->conditional()) {
-    if (out.info.noise_levels.empty())
-      throw FormatError(model + ": a noise-conditional network without \"noise_levels\" in its metadata");
-    wrap(nn::AtNoiseLevel<T>{out.network, static_cast<T>(out.info.noise_levels.back())});
-  } else {
-    wrap(*out.network);
-  }
-  return out;
+  return energy.empty() ? facade::load_model<T>(model) : facade::load_energy_json<T>(energy);
 }
 
-std::string model_architecture(const std::string& spec, Index dim) {
-  if (spec.rfind("mlp", 0) == 0 && !std::filesystem::exists(spec)) {
-    const MlpOptions o = parse_model_spec(spec, dim);
-    return nn::mlp_architecture(o.widths, activation_name(o.activation));
-  }
-  std::ifstream in(spec, std::ios::binary);
-  if (!in) throw IoError("--model: cannot read '" + spec + "' (" + std::strerror(errno) + "); give mlp:WIDTHx... or an architecture file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-MlpOptions parse_model_spec(const std::string& text, Index dim) {
-  const std::string usage = "--model: expected mlp[:WIDTHxWIDTH...][:ACTIVATION] (e.g. mlp:128x128:softplus), got '" + text + "'";
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t end = std::min(text.find(':', start), text.size());
-    parts.push_back(text.substr(start, end - start));
-    if (end >= text.size()) break;
-    start = end + 1;
-  }
-  if (parts.empty() || parts[0] != "mlp" || parts.size() > 3) throw UsageError(usage);
-  MlpOptions o;
-  o.widths = {dim};
-  std::vector<Index> hidden = {128, 128};
-  if (parts.size() >= 2) {
-    hidden.clear();
-    std::size_t s = 0;
-    const std::string& w = parts[1];
-    while (true) {
-      const std::size_t e = std::min(w.find('x', s), w.size());
-      const std::string token = w.substr(s, e - s);
-      long long v = 0;
-      const auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), v);
-      if (token.empty() || ec != std::errc() || ptr != token.data() + token.size() || v < 1 || v > 1000000)
-        throw UsageError(usage + " (bad width '" + token + "')");
-      hidden.push_back(static_cast<Index>(v));
-      if (e >= w.size()) break;
-      s = e + 1;
-    }
-  }
-  for (Index h : hidden) o.widths.push_back(h);
-  o.widths.push_back(1);
-  if (parts.size() == 3) {
-    try {
-      o.activation = parse_activation(parts[2]);
-    } catch (const InvalidArgument& e) {
-      throw UsageError("--model: " + std::string(e.what()));
-    }
-  }
-  return o;
-}
-
-std::string model_spec(const MlpOptions& a) {
-  std::string s = "mlp:";
-  for (std::size_t i = 1; i + 1 < a.widths.size(); ++i) s += (i > 1 ? "x" : "") + std::to_string(a.widths[i]);
-  return s + ":" + std::string(activation_name(a.activation));
+UsageError flag_error(const InvalidArgument& e) {
+  const std::string message = e.what();
+  std::size_t n = 0;
+  while (n < message.size() && (std::islower(static_cast<unsigned char>(message[n])) || message[n] == '_')) ++n;
+  if (n == 0 || n >= message.size() || message[n] != ':') return UsageError(message);
+  std::string flag = "--" + message.substr(0, n);
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  return UsageError(flag + message.substr(n));
 }
 
 // ----- point files -----
@@ -465,7 +357,6 @@ nlohmann::json summary_json(const McmcSummary& s) {
 }
 
 #define EBM_CLI_INSTANTIATE(T)                                                                              \
-  template struct LoadedEnergy<T>;                                                                          \
   template LoadedEnergy<T> load_energy<T>(const std::string&, const std::string&);                         \
   template Mat<T> read_points<T>(const std::string&, Index, const std::string&);                           \
   template void write_points<T>(const std::string&, const Mat<T>&, const std::vector<std::string>&);

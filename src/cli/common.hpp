@@ -6,8 +6,7 @@
 #include <ebm/core/types.hpp>
 #include <ebm/diag/mcmc.hpp>
 #include <ebm/energy/energy.hpp>
-#include <ebm/energy/mlp.hpp>
-#include <ebm/io/model_file.hpp>
+#include <ebm/facade/energy.hpp>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -103,23 +102,10 @@ std::vector<double> parse_numbers(const std::string& flag, const std::string& te
 
 // ----- models and energies -----
 
-/// --model MLP file or --energy JSON, as an energy on raw coordinates: a model trained on
-/// standardised data is wrapped in Standardized (and Tempered when its metadata says so).
+/// --model file (a model or a checkpoint) or --energy JSON, as an energy on raw coordinates
+/// (facade/energy.hpp).
 template <class T>
-struct LoadedEnergy {
-  std::string source;            // the file
-  bool is_model = false;         // an MLP model file (else an ENERGY.json)
-  std::optional<AnyEnergy<T>> energy;  // a noise-conditional network at its smallest noise level
-  std::shared_ptr<const nn::Network<T>> network;  // the raw network (model files only)
-  io::ModelInfo info;            // model files only
-  T temperature = T(1);          // the model's energy is E / temperature (1 / info.energy_scale)
-  bool conditional() const { return network && network->conditional(); }
-  Index dim() const { return energy->dim(); }
-  /// The model's standardisation statistics, if any (1 x D each).
-  bool standardized() const { return !info.data_mean.empty(); }
-  RowVec<T> mean() const;
-  RowVec<T> scale() const;
-};
+using LoadedEnergy = facade::LoadedEnergy<T>;
 
 /// Adds --model and --energy to sub.
 void add_energy_options(CLI::App* sub, std::string& model, std::string& energy);
@@ -127,13 +113,9 @@ void add_energy_options(CLI::App* sub, std::string& model, std::string& energy);
 template <class T>
 LoadedEnergy<T> load_energy(const std::string& model, const std::string& energy);
 
-/// "mlp:128x128:softplus" -> widths {dim, 128, 128, 1} and the activation.
-MlpOptions parse_model_spec(const std::string& text, Index dim);
-/// --model of `ebm train`: an mlp:... spec, or an architecture file (JSON, docs/networks.md);
-/// the description's text.
-std::string model_architecture(const std::string& spec, Index dim);
-/// The spec text of an architecture, "mlp:128x128:softplus".
-std::string model_spec(const MlpOptions& architecture);
+/// A request field's InvalidArgument from the facade ("burn_in: must be >= 0, got -1") as the
+/// command line's UsageError ("--burn-in: must be >= 0, got -1").
+UsageError flag_error(const InvalidArgument& e);
 
 // ----- point files -----
 

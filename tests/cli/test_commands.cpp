@@ -465,7 +465,7 @@ TEST(CliTrain, ResumeIsBitIdentical) {
     // A checkpoint already past --steps: nothing to do is an error, not a silent copy.
     const CommandResult none = run("train --resume ck.safetensors --steps 20 --quiet -o none.safetensors");
     EXPECT_EQ(none.exit_code, 2) << none.err;
-    EXPECT_NE(none.err.find("is at step 30, so --steps 20 leaves nothing to do"), std::string::npos) << none.err;
+    EXPECT_NE(none.err.find("--steps: ck.safetensors is at step 30, so steps 20 leaves nothing to do"), std::string::npos) << none.err;
     EXPECT_FALSE(exists("none.safetensors"));
     EXPECT_EQ(lines(slurp("part.jsonl")), 6) << objective;  // steps 10..60, appended on resume
   }
@@ -602,7 +602,7 @@ TEST(CliErrors, OneLineNonZeroExitAndNoOutputFile) {
        "e9.safetensors"},
       {"train --resume garbage.safetensors -o e10.safetensors", 1, "garbage.safetensors", "e10.safetensors"},
       {"train --resume ck2.safetensors --no-standardize -o e10b.safetensors", 2,
-       "--no-standardize: the checkpoint ck2.safetensors was trained on standardised data", "e10b.safetensors"},
+       "--standardize: off, but the checkpoint ck2.safetensors was trained on standardised data", "e10b.safetensors"},
       {"sample --model m.safetensors --chains 0 -o e11.csv", 2, "--chains", "e11.csv"},
       {"sample --model m.safetensors --sampler gibbs -o e12.csv", 2, "gibbs", "e12.csv"},
       {"sample --model m.safetensors --sampler nuts --metric full -o e12b.csv", 2, "--metric", "e12b.csv"},

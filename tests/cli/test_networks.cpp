@@ -111,7 +111,7 @@ TEST(CliNetworks, MistakesGetOneLineNamingTheFileOrFlag) {
            {"train --data img.npy --model " + ncsn + " --objective sm --steps 1 -o x.safetensors", "noise-conditional", 2},
            {"train --data m.csv --model mlp:8 --flip --steps 1 -o x.safetensors", "--flip", 2},
            {"train --data m.csv --model missing.json --steps 1 -o x.safetensors", "missing.json", 1},
-           {"sample --model plain.safetensors --sampler ncsn -o s.csv", "not a noise-conditional model", 2},
+           {"sample --model plain.safetensors --sampler ncsn -o s.csv", "--sampler: ncsn needs a noise-conditional model, and plain.safetensors is not one", 2},
            {"sample --model plain.safetensors --denoise -o s.csv", "--denoise", 2},
        }) {
     const CommandResult r = run(c.args);

@@ -1,0 +1,90 @@
+#pragma once
+// Training a network on data by objective name, with the policy every front end shares: the
+// architecture from an mlp:... spec or a description, per-column standardisation saved with
+// the model, a held-out split, checkpoints (periodic, at the end, and when asked to stop) and
+// resuming a checkpoint bit for bit, with the checks that a resumed run is the same run.
+#include <ebm/core/types.hpp>
+#include <ebm/io/model_file.hpp>
+#include <ebm/nn/network.hpp>
+#include <ebm/train/trainer.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ebm::facade {
+
+/// What to train. Field names are the option names of every front end (`--weight-decay` on the
+/// command line, `weight_decay=` in Python); validate() names them in its messages.
+struct TrainRequest {
+  /// "mlp[:WIDTHx...][:ACTIVATION]", or a path to an architecture file (docs/networks.md).
+  std::string model = "mlp:128x128:softplus";
+  /// The architecture's JSON text itself; when set, `model` only names it in messages.
+  std::optional<std::string> architecture;
+  std::string objective = "sm";     // sm, ssm, dsm, cd, pcd
+  std::int64_t steps = 1000;        // total optimiser steps of the run (a resumed run included)
+  std::int64_t batch = 256;         // full batch when >= N
+  double lr = 1e-3;
+  std::string schedule = "constant";  // train/optimizer.hpp parse_lr_schedule
+  std::string optimizer = "adam";     // adam, adamw, sgd
+  double weight_decay = 0, clip = 0, ema = 0;
+  bool standardize = true;          // per column, statistics of the training split saved with the model
+  double held_out = 0;              // fraction in [0, 1)
+  std::int64_t eval_every = 0, patience = 0;
+  double sigma = 0.1, sigma_max = 1;  // dsm
+  std::int64_t noise_levels = 1;      // dsm
+  std::int64_t projections = 1;       // ssm
+  std::int64_t langevin_steps = 10;   // cd, pcd
+  double langevin_step_size = 0.01;   // cd, pcd
+  std::int64_t buffer_size = 10000;   // pcd
+  bool flip = false;                  // image networks: random left-right mirroring
+  std::uint64_t seed = 0;
+  std::string data_name = "data";       // what messages call the data (its file)
+  std::optional<std::int64_t> stop_at;  // stop after this step (to split a run)
+  std::string checkpoint;               // written at the end and every checkpoint_every steps
+  std::int64_t checkpoint_every = 0;
+  std::string resume;                   // continue from this checkpoint
+  /// Where a run stopped by should_stop saves itself (default: `checkpoint`; one of the two is
+  /// needed for a run that can be stopped).
+  std::string interrupt_checkpoint;
+  /// The run's options as saved in checkpoints (front ends put what --resume restores); empty:
+  /// run_config().
+  std::string config_json;
+  /// After every step, before a checkpoint of that step is written; may throw to abort.
+  std::function<void(const TrainProgress&)> on_step;
+  /// Polled after every step: true stops the run at a safe point with a checkpoint.
+  std::function<bool()> should_stop;
+  /// A line for the user (the exact-SM route, constant columns), as soon as it is known.
+  std::function<void(const std::string&)> on_note;
+
+  /// InvalidArgument "name: must be ..., got v" for the first bad field.
+  void validate() const;
+  /// The objective's options (validated).
+  ObjectiveOptions objective_options() const;
+  /// The trainer's options (validated).
+  TrainerOptions trainer_options() const;
+  /// The options that define the run, as JSON with the command line's option names.
+  std::string run_config() const;
+};
+
+template <class T>
+struct Trained {
+  nn::Network<T> network;  // EMA applied when the run kept one
+  io::ModelInfo info;      // what io::save_model writes with it (step included)
+  TrainResult result;
+  /// Set when should_stop stopped the run: the step saved, and the checkpoint that holds it.
+  std::optional<std::int64_t> interrupted_at;
+  std::string interrupt_checkpoint;
+};
+
+/// Trains on data (N x D, raw). InvalidArgument naming the field for a bad request or one that
+/// does not fit the data or the checkpoint; FormatError / IoError for bad files.
+template <class T>
+Trained<T> train(const Mat<T>& data, const TrainRequest& r);
+
+/// The options a checkpoint was trained with (run_config's JSON; empty when it has none).
+std::string saved_run_config(const std::string& checkpoint);
+
+}  // namespace ebm::facade

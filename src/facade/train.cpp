@@ -1,0 +1,297 @@
+#include <ebm/facade/train.hpp>
+
+#include <ebm/core/check.hpp>
+#include <ebm/core/error.hpp>
+#include <ebm/data/dataset.hpp>
+#include <ebm/facade/energy.hpp>
+#include <ebm/io/checkpoint.hpp>
+#include <ebm/io/safetensors.hpp>
+#include <ebm/train/model.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+namespace ebm::facade {
+namespace {
+
+std::string text(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+void at_least(const char* name, std::int64_t v, std::int64_t minimum) {
+  if (v < minimum) throw InvalidArgument(std::string(name) + ": must be >= " + std::to_string(minimum) + ", got " + std::to_string(v));
+}
+void positive(const char* name, double v) {
+  if (!(std::isfinite(v) && v > 0)) throw InvalidArgument(std::string(name) + ": must be > 0, got " + text(v));
+}
+void nonnegative(const char* name, double v) {
+  if (!(std::isfinite(v) && v >= 0)) throw InvalidArgument(std::string(name) + ": must be >= 0, got " + text(v));
+}
+void fraction(const char* name, double v) {  // [0, 1)
+  if (!(v >= 0 && v < 1)) throw InvalidArgument(std::string(name) + ": must be in [0, 1), got " + text(v));
+}
+std::string columns_text(Index d) { return std::to_string(d) + " column" + (d == 1 ? "" : "s"); }
+
+template <class T>
+Standardization<T> standardization_of(const io::ModelInfo& info, Index dim) {
+  Standardization<T> st;
+  st.mean.resize(dim);
+  st.scale.resize(dim);
+  for (Index j = 0; j < dim; ++j) {
+    st.mean(j) = static_cast<T>(info.data_mean[static_cast<std::size_t>(j)]);
+    st.scale(j) = static_cast<T>(info.data_scale[static_cast<std::size_t>(j)]);
+  }
+  return st;
+}
+
+}  // namespace
+
+void TrainRequest::validate() const {
+  at_least("steps", steps, 1);
+  at_least("batch", batch, 1);
+  positive("lr", lr);
+  nonnegative("weight_decay", weight_decay);
+  nonnegative("clip", clip);
+  fraction("ema", ema);
+  fraction("held_out", held_out);
+  at_least("eval_every", eval_every, 0);
+  at_least("patience", patience, 0);
+  at_least("checkpoint_every", checkpoint_every, 0);
+  if (stop_at) at_least("stop_at", *stop_at, 1);
+  if (checkpoint_every > 0 && checkpoint.empty()) throw InvalidArgument("checkpoint_every: needs a checkpoint file");
+  if (patience > 0 && (held_out == 0 || eval_every == 0))
+    throw InvalidArgument("patience: needs held_out and eval_every (early stopping watches the held-out loss)");
+  positive("sigma", sigma);
+  at_least("noise_levels", noise_levels, 1);
+  if (noise_levels > 1 && !(sigma_max > sigma))
+    throw InvalidArgument("sigma_max: must exceed sigma (" + text(sigma) + ") with noise_levels > 1, got " + text(sigma_max));
+  at_least("projections", projections, 1);
+  at_least("langevin_steps", langevin_steps, 1);
+  positive("langevin_step_size", langevin_step_size);
+  at_least("buffer_size", buffer_size, 1);
+  (void)objective_options();
+  (void)trainer_options();
+}
+
+ObjectiveOptions TrainRequest::objective_options() const {
+  ObjectiveOptions o;
+  try {
+    o.kind = parse_objective(objective);
+  } catch (const InvalidArgument&) {
+    throw InvalidArgument("objective: expected sm, ssm, dsm, cd or pcd, got '" + objective + "'");
+  }
+  o.sigma = sigma;
+  o.noise_levels = noise_levels;
+  o.sigma_max = sigma_max;
+  o.projections = projections;
+  o.langevin_steps = langevin_steps;
+  o.langevin_step_size = langevin_step_size;
+  o.buffer_size = buffer_size;
+  o.validate();
+  return o;
+}
+
+TrainerOptions TrainRequest::trainer_options() const {
+  TrainerOptions t;
+  t.steps = steps;
+  t.batch_size = batch;
+  t.seed = seed;
+  if (optimizer == "adam" || optimizer == "adamw") {
+    t.optimizer = OptimizerKind::Adam;
+    t.adam.lr = lr;
+    t.adam.weight_decay = weight_decay;
+    t.adam.decoupled_weight_decay = optimizer == "adamw";
+  } else if (optimizer == "sgd") {
+    t.optimizer = OptimizerKind::Sgd;
+    t.sgd.lr = lr;
+    t.sgd.weight_decay = weight_decay;
+  } else {
+    throw InvalidArgument("optimizer: expected adam, adamw or sgd, got '" + optimizer + "'");
+  }
+  try {
+    t.schedule = parse_lr_schedule(schedule);
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument("schedule: " + std::string(e.what()));
+  }
+  t.clip_norm = clip;
+  t.ema_decay = ema;
+  t.eval_every = eval_every;
+  t.patience = patience;
+  t.report_every = 1;  // every step reaches on_step
+  t.validate();
+  return t;
+}
+
+std::string TrainRequest::run_config() const {
+  const nlohmann::json c = {{"model", model},
+                            {"objective", objective},
+                            {"steps", steps},
+                            {"batch", batch},
+                            {"lr", lr},
+                            {"schedule", schedule},
+                            {"optimizer", optimizer},
+                            {"weight-decay", weight_decay},
+                            {"clip", clip},
+                            {"ema", ema},
+                            {"standardize", standardize},
+                            {"held-out", held_out},
+                            {"eval-every", eval_every},
+                            {"patience", patience},
+                            {"sigma", sigma},
+                            {"sigma-max", sigma_max},
+                            {"noise-levels", noise_levels},
+                            {"projections", projections},
+                            {"langevin-steps", langevin_steps},
+                            {"langevin-step-size", langevin_step_size},
+                            {"buffer-size", buffer_size},
+                            {"flip", flip},
+                            {"seed", seed}};
+  return c.dump();
+}
+
+std::string saved_run_config(const std::string& checkpoint) {
+  const io::TensorFile file = io::read_safetensors(checkpoint);
+  const auto config = file.metadata.find("config");
+  return config == file.metadata.end() ? std::string() : config->second;
+}
+
+template <class T>
+Trained<T> train(const Mat<T>& data, const TrainRequest& r) {
+  r.validate();
+  const ObjectiveOptions objective = r.objective_options();
+  const Index dim = data.cols();
+  if (data.rows() < 1 || dim < 1) throw FormatError(r.data_name + ": no data (" + shape_str(data) + ")");
+  auto note = [&](const std::string& line) {
+    if (r.on_note) r.on_note(line);
+  };
+
+  const bool from_file = !r.architecture && architecture_is_file(r.model);
+  const std::string described = r.architecture ? *r.architecture : architecture_text(r.model, dim);
+  std::optional<nn::Network<T>> fresh;
+  try {
+    fresh.emplace(nn::Network<T>::from_json(described, r.seed, from_file ? r.model : "model"));
+  } catch (const InvalidArgument& e) {
+    if (from_file) throw FormatError(e.what());  // bad file content
+    throw;
+  }
+  if (fresh->dim() != dim)
+    throw FormatError(r.data_name + " has " + columns_text(dim) + " but the architecture " + r.model + " takes " +
+                      std::to_string(fresh->dim()) + " (input " + fresh->input_shape().str() + ")");
+  std::optional<io::Checkpoint<T>> ckpt;
+  if (!r.resume.empty()) {
+    ckpt.emplace(io::load_checkpoint<T>(r.resume));
+    if (ckpt->network.dim() != dim)
+      throw FormatError(r.data_name + " has " + columns_text(dim) + " but the checkpoint " + r.resume + " expects " +
+                        std::to_string(ckpt->network.dim()));
+    if (ckpt->network.architecture() != fresh->architecture())
+      throw InvalidArgument("model: " + r.model + " differs from the architecture of the checkpoint " + r.resume);
+    const bool saved_standardized = !ckpt->info.data_mean.empty();
+    if (r.standardize != saved_standardized)
+      throw InvalidArgument(std::string("standardize: ") + (r.standardize ? "on" : "off") + ", but the checkpoint " + r.resume +
+                            " was trained on " + (saved_standardized ? "standardised" : "raw") +
+                            " data, and a resumed run keeps that");
+  }
+  const bool second_order = objective.kind == ObjectiveKind::ExactSm || objective.kind == ObjectiveKind::SlicedSm;
+  if (const std::string issue = fresh->second_order_issue(); !issue.empty() && second_order)
+    throw InvalidArgument("model: the network uses " + issue + ", so objective " + r.objective +
+                          " has no minimum; use a smooth activation (softplus, silu, tanh, gelu, elu) or dsm, cd, pcd");
+  if (fresh->conditional() && objective.kind != ObjectiveKind::DenoisingSm)
+    throw InvalidArgument("objective: " + r.objective + ", but the network is noise-conditional; train it with dsm (and noise_levels)");
+  if (r.flip && fresh->input_shape().width < 2)
+    throw InvalidArgument("flip: needs an image network (\"input\": [height, width, channels]); " + r.model + " takes vectors");
+  if (r.should_stop && r.interrupt_checkpoint.empty() && r.checkpoint.empty())
+    throw InvalidArgument("interrupt_checkpoint: a run that can be stopped needs a file to save itself to");
+
+  Mat<T> train_x, test_x;
+  if (r.held_out > 0) {
+    Split<T> s = split(data, r.held_out, r.seed);
+    if (s.test.rows() < 1 || s.train.rows() < 1)
+      throw InvalidArgument("held_out: " + text(r.held_out) + " of " + std::to_string(data.rows()) +
+                            " points leaves an empty training or held-out set");
+    train_x = std::move(s.train);
+    test_x = std::move(s.test);
+  } else {
+    train_x = data;
+  }
+
+  Trained<T> out{ckpt ? std::move(ckpt->network) : std::move(*fresh), {}, {}, std::nullopt, {}};
+  io::ModelInfo& info = out.info;
+  if (ckpt) {
+    info = ckpt->info;  // the checkpoint's standardisation: the model was trained with it
+  } else {
+    info.architecture = out.network.architecture();
+    if (r.standardize) {
+      const Standardization<T> st = Standardization<T>::fit(train_x);
+      if (!st.constant_columns.empty())
+        note(std::to_string(st.constant_columns.size()) + " constant column(s) (first: column " +
+             std::to_string(st.constant_columns.front()) + ") are left unscaled (scale 1)");
+      for (Index j = 0; j < dim; ++j) {
+        info.data_mean.push_back(double(st.mean(j)));
+        info.data_scale.push_back(double(st.scale(j)));
+      }
+    }
+    info.objective = std::string(objective_name(objective.kind));
+    if (out.network.conditional()) info.noise_levels = objective.noise_ladder();
+    else info.energy_scale = objective.data_energy_scale();  // E / sigma_min is the data-level energy (NCSNv2)
+  }
+  if (!info.data_mean.empty()) {
+    const Standardization<T> st = standardization_of<T>(info, dim);
+    train_x = st.apply(train_x);
+    if (test_x.rows() > 0) test_x = st.apply(test_x);
+  }
+
+  nn::Network<T>& network = out.network;
+  ModelOf<T, nn::Network<T>> model(network);
+  TrainerOptions trainer_options = r.trainer_options();
+  if (r.flip) {
+    trainer_options.flip_height = network.input_shape().height;
+    trainer_options.flip_width = network.input_shape().width;
+    trainer_options.flip_channels = network.input_shape().channels;
+  }
+  if (objective.kind == ObjectiveKind::ExactSm)
+    note("exact score matching by " + (network.dense_chain() ? std::string("the forward Laplacian (the network is a plain MLP)")
+                                                              : "the naive route: D = " + std::to_string(dim) +
+                                                                    " backward passes per step (the network offers no forward Laplacian)"));
+  Trainer<T> trainer(model, objective, trainer_options);
+  if (ckpt) trainer.load_state(std::move(ckpt->state));
+  const std::int64_t first = trainer.step();
+  if (ckpt && first >= r.steps)
+    throw InvalidArgument("steps: " + r.resume + " is at step " + std::to_string(first) + ", so steps " + std::to_string(r.steps) +
+                          " leaves nothing to do (ask for more steps)");
+  const std::int64_t end = r.stop_at ? std::min(*r.stop_at, r.steps) : r.steps;
+  const std::string config = r.config_json.empty() ? r.run_config() : r.config_json;
+
+  struct Stop {
+    std::int64_t step;
+  };
+  auto on_step = [&](const TrainProgress& p) {
+    if (r.on_step) r.on_step(p);
+    if (r.checkpoint_every > 0 && p.step % r.checkpoint_every == 0 && p.step < end)
+      io::save_checkpoint<T>(r.checkpoint, network, info, trainer.state(), config);
+    if (r.should_stop && p.step < end && r.should_stop()) throw Stop{p.step};
+  };
+  const bool held = test_x.rows() > 0;
+  try {
+    out.result = trainer.run(train_x, held ? &test_x : nullptr, on_step, r.stop_at.value_or(-1));
+  } catch (const Stop& stop) {
+    // Between steps: the trainer's state is that of step `stop.step`, as a checkpoint written then would hold.
+    out.interrupt_checkpoint = r.interrupt_checkpoint.empty() ? r.checkpoint : r.interrupt_checkpoint;
+    io::save_checkpoint<T>(out.interrupt_checkpoint, network, info, trainer.state(), config);
+    out.interrupted_at = stop.step;
+    info.step = trainer.step();
+    return out;
+  }
+  if (!r.checkpoint.empty()) io::save_checkpoint<T>(r.checkpoint, network, info, trainer.state(), config);
+  trainer.apply_ema();
+  info.step = trainer.step();
+  return out;
+}
+
+template Trained<float> train<float>(const Mat<float>&, const TrainRequest&);
+template Trained<double> train<double>(const Mat<double>&, const TrainRequest&);
+
+}  // namespace ebm::facade
