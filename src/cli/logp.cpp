@@ -3,8 +3,7 @@
 #include "commands.hpp"
 #include "log_z.hpp"
 
-#include <ebm/density/line_integral.hpp>
-#include <ebm/density/log_z.hpp>
+#include <ebm/facade/density.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -38,61 +37,29 @@ std::vector<std::pair<double, double>> parse_box(const std::string& text, Index 
   return box;
 }
 
-std::vector<std::pair<double, double>> default_box(const MatD& points, const LoadedEnergy<double>& e) {
-  std::vector<std::pair<double, double>> box;
-  const RowVec<double> mean = e.standardized() ? e.mean() : RowVec<double>();
-  const RowVec<double> scale = e.standardized() ? e.scale() : RowVec<double>();
-  for (Index j = 0; j < points.cols(); ++j) {
-    const double lo = points.col(j).minCoeff(), hi = points.col(j).maxCoeff();
-    const double pad = std::max(hi - lo, 1.0);
-    double a = lo - pad, b = hi + pad;
-    if (e.standardized()) {
-      a = std::min(a, mean(j) - 8 * scale(j));
-      b = std::max(b, mean(j) + 8 * scale(j));
-    }
-    box.emplace_back(a, b);
-  }
-  return box;
-}
-
 LogZResult log_z_for(const LoadedEnergy<double>& e, const std::string& method, const MatD& points,
                      const std::string& box_text, int grid_points, std::int64_t ais_chains, int ais_temperatures,
                      std::uint64_t seed, bool show_progress) {
-  const Index d = e.dim();
-  if (method == "grid") {
-    if (d > 3)
-      throw UsageError("--normalize grid: needs D <= 3, the energy has D = " + std::to_string(d) + " (use --normalize ais)");
-    GridOptions o;
-    const auto box = box_text.empty() ? default_box(points, e) : parse_box(box_text, d);
-    for (const auto& [lo, hi] : box) {
-      o.lower.push_back(lo);
-      o.upper.push_back(hi);
-    }
-    o.points_per_dim = grid_points;
-    return log_normalizer_grid<double>(*e.energy, o);
+  facade::LogZRequest r;
+  r.method = method;
+  if (!box_text.empty()) r.box = parse_box(box_text, e.dim());
+  r.grid_points = grid_points;
+  r.ais_chains = ais_chains;
+  r.ais_temperatures = ais_temperatures;
+  r.seed = seed;
+  std::optional<ProgressBar> bar;
+  if (method == "ais") {
+    bar.emplace(show_progress, 0, ais_temperatures);
+    r.progress = [&bar](int done, int) { bar->update(done, "AIS temperatures"); };
   }
-  AisOptions o;
-  o.chains = ais_chains;
-  o.temperatures = ais_temperatures;
-  o.seed = seed;
-  // Base N(m, s^2 I): the model's training statistics, else the points' mean and widest spread.
-  if (e.standardized()) {
-    const RowVec<double> m = e.mean();
-    o.base_mean.assign(m.data(), m.data() + d);
-    o.base_scale = e.scale().maxCoeff();
-  } else {
-    const RowVec<double> m = points.colwise().mean();
-    o.base_mean.assign(m.data(), m.data() + d);
-    double widest = 1;
-    if (points.rows() >= 2)
-      widest = std::max(widest, ((points.rowwise() - m).array().square().colwise().mean()).sqrt().maxCoeff());
-    o.base_scale = widest;
+  try {
+    const LogZResult z = facade::log_z(e, points, r);
+    if (bar) bar->finish();
+    return z;
+  } catch (const InvalidArgument& err) {
+    if (bar) bar->finish();
+    throw flag_error(err);
   }
-  ProgressBar bar(show_progress, 0, o.temperatures);
-  o.progress = [&bar](int done, int) { bar.update(done, "AIS temperatures"); };
-  const LogZResult r = log_normalizer_ais<double>(*e.energy, o);
-  bar.finish();
-  return r;
 }
 
 std::string log_z_note(const LogZResult& z) {
@@ -157,11 +124,12 @@ void logp(const LogpArgs& a, const Globals& g) {
   const Index d = e.dim();
   const MatD x = read_points<double>(a.at, d, e.is_model ? "the model" : "the energy");
   const MatD x0 = reference_point(a.ref, d);
-  LineIntegralOptions lo;
-  lo.nodes = a.nodes;
-  const LineIntegralResult<double> r = log_density_relative<double>(*e.energy, x, x0, lo);
+  std::optional<LogZResult> z;
+  if (!a.normalize.empty())
+    z = log_z_for(e, a.normalize, x, a.box, a.grid_points, a.ais_chains, a.ais_temperatures, g.seed, progress_enabled(g));
+  const facade::LogP r = facade::log_p(e, x, x0, a.nodes, std::nullopt);
   MatD out(x.rows(), 3);
-  out.col(0) = r.log_p_relative;
+  out.col(0) = r.log_p;
   out.col(1) = r.quadrature_error;
   out.col(2) = r.path_difference;
   nlohmann::json report = {{"source", e.source},
@@ -175,15 +143,12 @@ void logp(const LogpArgs& a, const Globals& g) {
                            {"evaluations", r.evaluations},
                            {"seconds", r.seconds}};
   std::string note;
-  if (!a.normalize.empty()) {
-    const LogZResult z = log_z_for(e, a.normalize, x, a.box, a.grid_points, a.ais_chains, a.ais_temperatures, g.seed, progress_enabled(g));
-    EnergyEvaluator<double> ev;
+  if (z) {
     Vec<double> e0;
-    e.energy->evaluate(ev, x0, &e0, nullptr);
-    // log p(x) = log p(x0) + relative, log p(x0) = -E(x0) - log Z.
-    out.col(0).array() += -e0(0) - z.log_z;
-    report["log_z"] = log_z_json(z);
-    note = log_z_note(z);
+    e.evaluate(x0, e0, nullptr);
+    out.col(0).array() += -e0(0) - z->log_z;  // log p(x0) = -E(x0) - log Z
+    report["log_z"] = log_z_json(*z);
+    note = log_z_note(*z);
   }
   write_points<double>(a.output, out, {"log_p", "quadrature_error", "path_difference"});
   if (!a.report.empty()) write_text_file(a.report, report.dump(2) + "\n");
