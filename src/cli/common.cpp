@@ -1,6 +1,7 @@
 #include "common.hpp"
 
 #include <ebm/core/atomic_file.hpp>
+#include <ebm/facade/report.hpp>
 #include <ebm/data/csv.hpp>
 #include <ebm/data/matrix_file.hpp>
 
@@ -318,43 +319,7 @@ std::string fmt(double v) {
   return buf;
 }
 
-nlohmann::json summary_json(const McmcSummary& s) {
-  nlohmann::json out;
-  out["chains"] = s.chains;
-  out["draws_per_chain"] = s.draws_per_chain;
-  const std::vector<Index> flagged = s.flagged();
-  nlohmann::json dims = nlohmann::json::array();
-  for (Index j = 0; j < s.mean.cols(); ++j) {
-    dims.push_back({{"name", s.names[static_cast<std::size_t>(j)]},
-                    {"mean", number_or_null(s.mean(j))},
-                    {"sd", number_or_null(s.sd(j))},
-                    {"mcse_mean", number_or_null(s.mcse_mean(j))},
-                    {"ess_bulk", number_or_null(s.ess_bulk(j))},
-                    {"ess_tail", number_or_null(s.ess_tail(j))},
-                    {"rhat", number_or_null(s.rhat(j))},
-                    {"flagged", std::find(flagged.begin(), flagged.end(), j) != flagged.end()}});
-  }
-  out["dimensions"] = dims;
-  if (s.acceptance) {
-    out["acceptance"] = {{"overall", number_or_null(s.acceptance->overall)},
-                         {"min", number_or_null(s.acceptance->min)},
-                         {"max", number_or_null(s.acceptance->max)}};
-  } else {
-    out["acceptance"] = nullptr;
-  }
-  if (s.hamiltonian) {
-    const HamiltonianSummary& h = *s.hamiltonian;
-    nlohmann::json ebfmi = nlohmann::json::array();
-    for (double v : h.ebfmi) ebfmi.push_back(number_or_null(v));
-    out["hamiltonian"] = {{"draws", h.draws},           {"divergent", h.divergent},
-                          {"max_tree_depth", h.max_tree_depth}, {"saturated", h.saturated},
-                          {"mean_tree_depth", number_or_null(h.mean_tree_depth)}, {"ebfmi", ebfmi},
-                          {"warnings", h.warnings()}};
-  } else {
-    out["hamiltonian"] = nullptr;
-  }
-  return out;
-}
+nlohmann::json summary_json(const McmcSummary& s) { return nlohmann::json::parse(facade::mcmc_summary_json(s)); }
 
 #define EBM_CLI_INSTANTIATE(T)                                                                              \
   template LoadedEnergy<T> load_energy<T>(const std::string&, const std::string&);                         \

@@ -4,6 +4,7 @@
 #include "log_z.hpp"
 
 #include <ebm/facade/density.hpp>
+#include <ebm/facade/report.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -71,16 +72,7 @@ std::string log_z_note(const LogZResult& z) {
   return s;
 }
 
-nlohmann::json log_z_json(const LogZResult& z) {
-  nlohmann::json j = {{"method", z.method}, {"log_z", number_or_null(z.log_z)}, {"error_estimate", number_or_null(z.error_estimate)},
-                      {"evaluations", z.evaluations}, {"seconds", z.seconds}};
-  if (z.method == "grid") j["boundary_fraction"] = number_or_null(z.boundary_fraction);
-  else {
-    j["ess"] = number_or_null(z.ess);
-    j["acceptance_rate"] = number_or_null(z.acceptance_rate);
-  }
-  return j;
-}
+nlohmann::json log_z_json(const LogZResult& z) { return nlohmann::json::parse(facade::log_z_json(z)); }
 
 namespace {
 

@@ -113,16 +113,21 @@ NoiseConditionalScore<T> LoadedEnergy<T>::noise_conditional_score() const {
 
 template <class T>
 LoadedEnergy<T> load_model(const std::string& path) {
-  LoadedEnergy<T> out;
-  out.source = path;
-  out.is_model = true;
   io::LoadedModel<T> loaded = io::load_model<T>(path);
-  out.info = std::move(loaded.info);
+  return model_energy<T>(std::move(loaded.network), std::move(loaded.info), path);
+}
+
+template <class T>
+LoadedEnergy<T> model_energy(nn::Network<T> network, io::ModelInfo info, const std::string& source) {
+  LoadedEnergy<T> out;
+  out.source = source;
+  out.is_model = true;
+  out.info = std::move(info);
   out.temperature = static_cast<T>(1 / out.info.energy_scale);
-  out.network = std::make_shared<const nn::Network<T>>(std::move(loaded.network));
+  out.network = std::make_shared<const nn::Network<T>>(std::move(network));
   if (out.network->conditional()) {
     if (out.info.noise_levels.empty())
-      throw FormatError(path + ": a noise-conditional network without \"noise_levels\" in its metadata");
+      throw FormatError(source + ": a noise-conditional network without \"noise_levels\" in its metadata");
     out.energy.emplace(on_raw_coordinates(out, nn::AtNoiseLevel<T>{out.network, static_cast<T>(out.info.noise_levels.back())}));
   } else {
     out.energy.emplace(on_raw_coordinates(out, *out.network));
@@ -204,6 +209,7 @@ std::string architecture_text(const std::string& spec, Index dim) {
 #define EBM_FACADE_INSTANTIATE(T)                                                                           \
   template struct LoadedEnergy<T>;                                                                          \
   template LoadedEnergy<T> load_model<T>(const std::string&);                                               \
+  template LoadedEnergy<T> model_energy<T>(nn::Network<T>, io::ModelInfo, const std::string&);              \
   template LoadedEnergy<T> load_energy_json<T>(const std::string&);                                         \
   template LoadedEnergy<T> energy_from_json_text<T>(const std::string&, const std::string&);               \
   template LoadedEnergy<T> wrap_energy<T>(AnyEnergy<T>, const std::string&);                                \

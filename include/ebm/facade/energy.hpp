@@ -46,6 +46,10 @@ struct LoadedEnergy {
 /// to T. IoError / FormatError naming the file, as io::load_model.
 template <class T>
 LoadedEnergy<T> load_model(const std::string& path);
+/// A network held in memory (just trained, say) with its metadata, as load_model would give it
+/// from the file io::save_model writes. FormatError for a conditional network without noise levels.
+template <class T>
+LoadedEnergy<T> model_energy(nn::Network<T> network, io::ModelInfo info, const std::string& source);
 /// An analytic energy described in a JSON file (energy/json.hpp); FormatError naming the file.
 template <class T>
 LoadedEnergy<T> load_energy_json(const std::string& path);
