@@ -1,5 +1,7 @@
 #include "file_util.hpp"
 
+#include <ebm/core/memory.hpp>
+
 #include <ebm/core/error.hpp>
 
 #include <cerrno>
@@ -54,9 +56,7 @@ std::uint64_t input_memory_budget() {
       throw InvalidArgument(std::string("EBM_MAX_INPUT_BYTES: expected a positive number of bytes, got '") + env + "'");
     return v;
   }
-  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
-  if (pages <= 0 || page <= 0) return std::uint64_t{1} << 34;
-  return static_cast<std::uint64_t>(pages) / 2 * static_cast<std::uint64_t>(page);
+  return physical_memory_bytes() / 2;
 }
 
 std::string over_budget(std::uint64_t needed) {

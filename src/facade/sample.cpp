@@ -1,6 +1,7 @@
 #include <ebm/facade/sample.hpp>
 
 #include <ebm/core/error.hpp>
+#include <ebm/core/memory.hpp>
 #include <ebm/sample/registry.hpp>
 #include <ebm/sample/samplers.hpp>
 
@@ -123,6 +124,18 @@ Sampled<T> sample_kernel(const LoadedEnergy<T>& e, const SampleRequest& r, Initi
   return s;
 }
 
+// The kept draws are held in memory: refuse a request that cannot fit before running it.
+template <class T>
+void check_memory(const SampleRequest& r, Index dim) {
+  const double draws = double(r.steps) / double(r.thin) + 1;
+  const double bytes = double(r.chains) * draws * double(dim) * sizeof(T) * (r.record_trace ? 2 : 1);
+  const double budget = double(physical_memory_bytes()) / 2;
+  if (bytes > budget)
+    throw InvalidArgument("steps: keeping " + std::to_string(r.chains) + " chains x " + text(draws) + " draws of D = " +
+                          std::to_string(dim) + " needs " + text(bytes / 1e9) + " GB, more than half this machine's memory (" +
+                          text(budget / 1e9) + " GB); keep fewer draws (thin, burn_in) or run fewer chains");
+}
+
 }  // namespace
 
 std::vector<std::string> sampler_names() {
@@ -170,6 +183,7 @@ void SampleRequest::validate() const {
 template <class T>
 Sampled<T> sample(const LoadedEnergy<T>& e, const SampleRequest& r) {
   r.validate();
+  check_memory<T>(r, e.dim());
   Initialization<T> init = data_initialization(e, r.chains, r.init_scale, r.seed);
   Sampled<T> s = r.sampler == "ncsn"       ? sample_ncsn(e, r, std::move(init))
                  : r.sampler == "annealed" ? sample_annealed(e, r, std::move(init))

@@ -19,8 +19,10 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
 
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -232,11 +234,11 @@ class PyEnergy {
     });
   }
 
-  void save(const std::string& path) const {
+  void save(const std::filesystem::path& path) const {
     visit([&](const auto& e) {
       if (!e.is_model) throw py::type_error("save: only models (loaded or trained) can be saved, not " + e.source);
       py::gil_scoped_release release;
-      io::save_model(path, *e.network, e.info);
+      io::save_model(path.string(), *e.network, e.info);
     });
   }
 
@@ -255,10 +257,11 @@ PyEnergy loaded(facade::LoadedEnergy<T> e) {
   return PyEnergy(PyEnergy::Variant(std::in_place_type<facade::LoadedEnergy<T>>, std::move(e)));
 }
 
-PyEnergy load(const std::string& path, const std::string& dtype) {
+PyEnergy load(const std::filesystem::path& path, const std::string& dtype) {
+  const bool as_double = wants_double(dtype);
   py::gil_scoped_release release;
-  if (wants_double(dtype)) return loaded(facade::load_model<double>(path));
-  return loaded(facade::load_model<float>(path));
+  if (as_double) return loaded(facade::load_model<double>(path.string()));
+  return loaded(facade::load_model<float>(path.string()));
 }
 
 PyEnergy from_json(const std::string& text, const std::string& source, const std::string& dtype) {
@@ -364,10 +367,13 @@ py::tuple train(const py::handle& data, TrainCall call) {
     }
     entry["seconds"] = p.seconds;
     log.append(entry);
-    if (!call.callback.is_none()) call.callback(entry);
-    if (PyErr_CheckSignals() != 0) {
-      if (!can_checkpoint) throw py::error_already_set();
-      PyErr_Clear();  // stop at this step and save it; KeyboardInterrupt is raised after the checkpoint
+    // Ctrl-C raises KeyboardInterrupt in whatever Python code runs next: the callback, or the
+    // signal check. With a checkpoint file, the run stops at this step and saves it first.
+    try {
+      if (!call.callback.is_none()) call.callback(entry);
+      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    } catch (py::error_already_set& e) {
+      if (!can_checkpoint || !e.matches(PyExc_KeyboardInterrupt)) throw;
       stop = true;
     }
   };
@@ -507,16 +513,17 @@ py::array make_dataset(const std::string& name, Index n, std::uint64_t seed) {
   return to_numpy(make_toy<double>(parse_toy_dataset(name), n, seed));
 }
 
-py::tuple read_table_file(const std::string& path) {
+py::tuple read_table_file(const std::filesystem::path& path) {
   Table<double> t;
   {
     py::gil_scoped_release release;
-    t = read_table<double>(path);
+    t = read_table<double>(path.string());
   }
   return py::make_tuple(to_numpy(std::move(t.values)), t.columns);
 }
 
-void write_table_file(const std::string& path, const py::handle& values, std::vector<std::string> columns) {
+void write_table_file(const std::filesystem::path& file, const py::handle& values, std::vector<std::string> columns) {
+  const std::string path = file.string();
   const MatD m = matrix_from<double>(values, "values");
   for (Index i = 0; i < m.rows(); ++i)
     for (Index j = 0; j < m.cols(); ++j)
@@ -688,7 +695,8 @@ PYBIND11_MODULE(_ebm, m) {
       py::arg("langevin_steps") = td.langevin_steps, py::arg("langevin_step_size") = td.langevin_step_size,
       py::arg("buffer_size") = td.buffer_size, py::arg("flip") = td.flip, py::arg("stop_at") = td.stop_at,
       py::arg("dtype") = "float32");
-  m.def("saved_run_config", &facade::saved_run_config, py::arg("checkpoint"));
+  m.def("saved_run_config", [](const std::filesystem::path& p) { return facade::saved_run_config(p.string()); },
+        py::arg("checkpoint"));
 
   const facade::LogZRequest zd;
   m.def("log_z", &ebm::python::log_z, py::arg("energy"), py::arg("points"), py::kw_only(), py::arg("method") = zd.method,
