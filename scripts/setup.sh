@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ebm needs, and nothing when they are all present.
-# Usage: scripts/setup.sh [--with-test]   (--with-test adds what the test suite needs: python3-torch, numpy, Fashion-MNIST)
+# Usage: scripts/setup.sh [--with-test]   (--with-test adds what the test suite needs: python3-torch, pytest, Fashion-MNIST)
 set -euo pipefail
 
 packages=(g++ cmake ninja-build libeigen3-dev librandom123-dev libcli11-dev nlohmann-json3-dev
-          libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libcairo2-dev pkg-config)
+          libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libcairo2-dev pkg-config
+          python3-dev pybind11-dev python3-numpy)
 if [[ "${1:-}" == "--with-test" ]]; then
-  packages+=(python3-torch python3-numpy dataset-fashion-mnist)
+  packages+=(python3-torch python3-pytest dataset-fashion-mnist)
 fi
 
 missing=()

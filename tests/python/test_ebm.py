@@ -182,7 +182,7 @@ def test_datasets_and_files_round_trip(tmp_path):
         ebm.datasets.write(p, a, ["u", "v"])
         values, columns = ebm.datasets.read_table(p)
         np.testing.assert_array_equal(values, a)
-        assert columns == (["x0", "x1"] if ext == "txt" else ["u", "v"])  # .txt reads its "# u v" line as a comment
+        assert columns == (["x0", "x1"] if ext == "npy" else ["u", "v"])  # .npy keeps no names
     with pytest.raises(ebm.NumericalError, match="not written"):
         ebm.datasets.write(tmp_path / "nan.csv", np.array([[1.0, np.nan]]))
     assert not (tmp_path / "nan.csv").exists()
