@@ -1,5 +1,7 @@
 #include <ebm/facade/sample.hpp>
 
+#include "checks.hpp"
+
 #include <ebm/core/error.hpp>
 #include <ebm/core/memory.hpp>
 #include <ebm/sample/registry.hpp>
@@ -12,18 +14,9 @@
 namespace ebm::facade {
 namespace {
 
-std::string text(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
-void at_least(const char* name, std::int64_t v, std::int64_t minimum) {
-  if (v < minimum) throw InvalidArgument(std::string(name) + ": must be >= " + std::to_string(minimum) + ", got " + std::to_string(v));
-}
-void positive(const char* name, double v) {
-  if (!(std::isfinite(v) && v > 0)) throw InvalidArgument(std::string(name) + ": must be > 0, got " + text(v));
-}
+using detail::at_least;
+using detail::positive;
+using detail::text;
 
 bool is_ladder(const std::string& s) { return s == "annealed" || s == "ncsn"; }
 bool is_kernel(const std::string& s) {

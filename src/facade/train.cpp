@@ -1,6 +1,8 @@
 #include <ebm/facade/train.hpp>
 
 #include <ebm/core/check.hpp>
+#include "checks.hpp"
+
 #include <ebm/core/error.hpp>
 #include <ebm/data/dataset.hpp>
 #include <ebm/facade/energy.hpp>
@@ -17,23 +19,11 @@
 namespace ebm::facade {
 namespace {
 
-std::string text(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-void at_least(const char* name, std::int64_t v, std::int64_t minimum) {
-  if (v < minimum) throw InvalidArgument(std::string(name) + ": must be >= " + std::to_string(minimum) + ", got " + std::to_string(v));
-}
-void positive(const char* name, double v) {
-  if (!(std::isfinite(v) && v > 0)) throw InvalidArgument(std::string(name) + ": must be > 0, got " + text(v));
-}
-void nonnegative(const char* name, double v) {
-  if (!(std::isfinite(v) && v >= 0)) throw InvalidArgument(std::string(name) + ": must be >= 0, got " + text(v));
-}
-void fraction(const char* name, double v) {  // [0, 1)
-  if (!(v >= 0 && v < 1)) throw InvalidArgument(std::string(name) + ": must be in [0, 1), got " + text(v));
-}
+using detail::at_least;
+using detail::positive;
+using detail::text;
+using detail::nonnegative;
+using detail::fraction;
 std::string columns_text(Index d) { return std::to_string(d) + " column" + (d == 1 ? "" : "s"); }
 
 template <class T>
