@@ -109,7 +109,9 @@ def train(data, **options):
     Returns (model, log): the trained model as an Energy on raw data, and a list of dicts, one
     per step (step, loss, lr, grad_norm, held_out when evaluated, seconds). Ctrl-C stops the
     run within a step; with a checkpoint file it is saved first, and KeyboardInterrupt says
-    how to resume."""
+    how to resume. With resume=, the keywords not given are the checkpoint's own."""
+    if options.get("resume") is not None:
+        _fill_from_checkpoint(options)
     arch = options.get("architecture")
     if isinstance(arch, dict):
         options["architecture"] = _json.dumps(arch)
@@ -117,6 +119,21 @@ def train(data, **options):
         if options.get(key) is not None and not isinstance(options[key], str):
             options[key] = _os.fspath(options[key])
     return _ebm.train(data, **options)
+
+
+def _fill_from_checkpoint(options):
+    """A resumed run's options are the checkpoint's, as with `ebm train --resume`: the keywords
+    not given take the values it was trained with."""
+    saved = _ebm.saved_run_config(_os.fspath(options["resume"]))
+    if not saved:
+        return
+    for key, value in _json.loads(saved).items():
+        key = key.replace("-", "_")
+        if key == "float64":
+            key, value = "dtype", "float64" if value else "float32"
+        if key == "data" or key in options:
+            continue
+        options[key] = value
 
 
 def logp(energy, points, **options):

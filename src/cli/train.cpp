@@ -178,7 +178,7 @@ void add_train(CLI::App& app, Context& ctx) {
         } catch (const nlohmann::json::exception& e) {
           throw FormatError(a->request.resume + ": saved configuration is not valid JSON (" + e.what() + ")");
         }
-        apply_json_options(sub, saved, a->request.resume + " (saved options)");
+        apply_json_options(sub, saved, a->request.resume + " (saved options)", {"architecture"});
       }
     }
     if (a->float64) train<double>(*a, g);

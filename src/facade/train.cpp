@@ -117,7 +117,7 @@ TrainerOptions TrainRequest::trainer_options() const {
 }
 
 std::string TrainRequest::run_config() const {
-  const nlohmann::json c = {{"model", model},
+  nlohmann::json c = {{"model", model},
                             {"objective", objective},
                             {"steps", steps},
                             {"batch", batch},
@@ -140,6 +140,7 @@ std::string TrainRequest::run_config() const {
                             {"buffer-size", buffer_size},
                             {"flip", flip},
                             {"seed", seed}};
+  if (architecture) c["architecture"] = *architecture;  // a description given as text (Python's architecture=)
   return c.dump();
 }
 

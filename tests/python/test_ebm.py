@@ -293,11 +293,15 @@ def test_checkpoint_resume_is_bit_identical(work, tmp_path):
     ck = tmp_path / "ck.safetensors"
     first, _ = ebm.train(data, model=SMALL_MLP, steps=30, stop_at=12, seed=4, checkpoint=ck)
     assert first.step == 12
-    rest, log = ebm.train(data, model=SMALL_MLP, steps=30, seed=4, resume=ck)
+    rest, log = ebm.train(data, resume=ck)  # the checkpoint's options: model, steps, seed
     assert log[0]["step"] == 13 and rest.step == 30
     whole.save(tmp_path / "a.safetensors")
     rest.save(tmp_path / "b.safetensors")
     assert (tmp_path / "a.safetensors").read_bytes() == (tmp_path / "b.safetensors").read_bytes()
+    cond_ck = tmp_path / "cond.safetensors"
+    ebm.train(data, architecture=CONDITIONAL, objective="dsm", noise_levels=3, steps=6, stop_at=3, seed=1, checkpoint=cond_ck)
+    cond, log = ebm.train(data, resume=cond_ck)
+    assert cond.conditional and log[-1]["step"] == 6
     loaded = ebm.load(ck)  # a checkpoint is accepted wherever a model is
     assert loaded.step == 12
     with pytest.raises(ValueError, match="leaves nothing to do"):
