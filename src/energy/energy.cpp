@@ -5,9 +5,9 @@
 namespace ebm {
 
 template <class T>
-void EnergyEvaluator<T>::check_dim(Index dim, const Mat<T>& x) {
-  if (x.cols() != dim)
-    throw InvalidArgument("ebm::EnergyEvaluator: x has shape " + shape_str(x.rows(), x.cols()) + ", the energy has dim " +
+void EnergyEvaluator<T>::check_dim(Index dim, Index rows, Index cols) {
+  if (cols != dim)
+    throw InvalidArgument("ebm::EnergyEvaluator: x has shape " + shape_str(rows, cols) + ", the energy has dim " +
                           std::to_string(dim));
 }
 

@@ -98,6 +98,11 @@ void LoadedEnergy<T>::evaluate(const Mat<T>& x, Vec<T>& energies, Mat<T>* scores
 }
 
 template <class T>
+void LoadedEnergy<T>::evaluate_rows(const T* x, Index n, Index d, Vec<T>& energies, Mat<T>* scores) const {
+  energy->evaluate_rows(*evaluator_, x, n, d, &energies, scores);
+}
+
+template <class T>
 NoiseConditionalScore<T> LoadedEnergy<T>::noise_conditional_score() const {
   if (!conditional()) throw InvalidArgument(source + ": not a noise-conditional model");
   auto evaluator = std::make_shared<EnergyEvaluator<T>>();

@@ -59,6 +59,19 @@ Mat<T> matrix_from(const py::handle& object, const char* name, Index dim = -1) {
   return m;
 }
 
+// Calls f(rows, n, d) on the points of `object` ([N, D], or one point of length dim): a float
+// array of type T in C order is read in place, anything else converted first (matrix_from).
+template <class T, class F>
+void with_rows(const py::handle& object, const char* name, Index dim, F&& f) {
+  if (py::isinstance<py::array_t<T, py::array::c_style>>(object)) {
+    const auto a = py::reinterpret_borrow<py::array_t<T, py::array::c_style>>(object);
+    if (a.ndim() == 2 && a.shape(1) == dim) return f(a.data(), static_cast<Index>(a.shape(0)), dim);
+    if (a.ndim() == 1 && a.shape(0) == dim) return f(a.data(), Index{1}, dim);
+  }
+  const Mat<T> m = matrix_from<T>(object, name, dim);
+  f(m.data(), m.rows(), m.cols());
+}
+
 // Moves an Eigen object into a NumPy array that owns it (no copy).
 template <class M>
 py::array to_numpy(M&& m, std::vector<py::ssize_t> shape) {
@@ -221,13 +234,12 @@ class PyEnergy {
 
   py::object evaluate(const py::handle& x, bool energies, bool scores) const {
     return visit([&]<class T>(const facade::LoadedEnergy<T>& e) -> py::object {
-      Mat<T> m = matrix_from<T>(x, "x", e.dim());
       Vec<T> en;
       Mat<T> sc;
-      {
+      with_rows<T>(x, "x", e.dim(), [&](const T* rows, Index n, Index d) {
         py::gil_scoped_release release;
-        e.evaluate(m, en, scores ? &sc : nullptr);
-      }
+        e.evaluate_rows(rows, n, d, en, scores ? &sc : nullptr);
+      });
       if (energies && scores) return py::make_tuple(to_numpy(std::move(en)), to_numpy(std::move(sc)));
       if (energies) return to_numpy(std::move(en));
       return to_numpy(std::move(sc));

@@ -52,19 +52,31 @@ class EnergyEvaluator {
   /// not null. A closed-form energy computes only what is asked for.
   template <Energy<T> E>
   void evaluate(const E& e, const Mat<T>& x, Vec<T>* energies, Mat<T>* scores) {
-    check_dim(e.dim(), x);
+    check_dim(e.dim(), x.rows(), x.cols());
     if constexpr (ClosedFormEnergy<E, T>) {
       if (energies) e.energy(x, *energies);
       if (scores) e.score(x, *scores);
     } else {
-      const Index n = x.rows(), d = x.cols();
+      evaluate_rows(e, x.data(), x.rows(), x.cols(), energies, scores);
+    }
+  }
+  /// As evaluate, at the n x d points stored row by row from x (another program's buffer, say):
+  /// a differentiable energy reads them where they are; a closed-form one gets a copy.
+  template <Energy<T> E>
+  void evaluate_rows(const E& e, const T* x, Index n, Index d, Vec<T>* energies, Mat<T>* scores) {
+    check_dim(e.dim(), n, d);
+    if constexpr (ClosedFormEnergy<E, T>) {
+      const Mat<T> copy = Eigen::Map<const Mat<T>>(x, n, d);
+      if (energies) e.energy(copy, *energies);
+      if (scores) e.score(copy, *scores);
+    } else {
       if (energies) energies->resize(n);
       if (scores) scores->resize(n, d);
       T* e_out = energies ? energies->data() : nullptr;
       T* s_out = scores ? scores->data() : nullptr;
       const Index block = block_rows(n);
       if (block >= n) {
-        record_rows(tape(0), e, x.data(), n, d, e_out, s_out);
+        record_rows(tape(0), e, x, n, d, e_out, s_out);
         return;
       }
       prepare_tapes();
@@ -72,7 +84,7 @@ class EnergyEvaluator {
       errors.assign(static_cast<std::size_t>(chunk_count(n, block)), nullptr);
       parallel_for_chunks(n, block, [&](Index r0, Index r1) {
         try {
-          record_rows(tape(thread_index()), e, x.data() + r0 * d, r1 - r0, d, e_out ? e_out + r0 : nullptr,
+          record_rows(tape(thread_index()), e, x + r0 * d, r1 - r0, d, e_out ? e_out + r0 : nullptr,
                       s_out ? s_out + r0 * d : nullptr);
         } catch (...) {
           errors[static_cast<std::size_t>(r0 / block)] = std::current_exception();
@@ -120,7 +132,7 @@ class EnergyEvaluator {
   static Index block_rows(Index n);
   void prepare_tapes();
   ad::Tape<T>& tape(int i) { return *tapes_[static_cast<std::size_t>(i)]; }
-  static void check_dim(Index dim, const Mat<T>& x);
+  static void check_dim(Index dim, Index rows, Index cols);
   static void check_energy_shape(const ad::Var<T>& y, Index n);
   static void copy_energies(const ad::Var<T>& y, T* out);
   static void write_scores(ad::Tape<T>& t, const ad::Var<T>& y, const ad::Var<T>& x, T* out);  // -grad_x sum(y)
@@ -149,6 +161,10 @@ class AnyEnergy {
   void evaluate(EnergyEvaluator<T>& ev, const Mat<T>& x, Vec<T>& energies, Mat<T>* scores) const {
     impl_->evaluate(ev, x, &energies, scores);
   }
+  /// As EnergyEvaluator::evaluate_rows.
+  void evaluate_rows(EnergyEvaluator<T>& ev, const T* x, Index n, Index d, Vec<T>* energies, Mat<T>* scores) const {
+    impl_->evaluate_rows(ev, x, n, d, energies, scores);
+  }
 
  private:
   struct Concept {
@@ -157,6 +173,7 @@ class AnyEnergy {
     virtual bool differentiable() const = 0;
     virtual ad::Var<T> energy(ad::Var<T> x) const = 0;
     virtual void evaluate(EnergyEvaluator<T>& ev, const Mat<T>& x, Vec<T>* e, Mat<T>* s) const = 0;
+    virtual void evaluate_rows(EnergyEvaluator<T>& ev, const T* x, Index n, Index d, Vec<T>* e, Mat<T>* s) const = 0;
   };
   template <class E>
   struct Model final : Concept {
@@ -169,6 +186,9 @@ class AnyEnergy {
     }
     void evaluate(EnergyEvaluator<T>& ev, const Mat<T>& x, Vec<T>* out, Mat<T>* s) const override {
       ev.evaluate(e, x, out, s);
+    }
+    void evaluate_rows(EnergyEvaluator<T>& ev, const T* x, Index n, Index d, Vec<T>* out, Mat<T>* s) const override {
+      ev.evaluate_rows(e, x, n, d, out, s);
     }
     E e;
   };

@@ -35,6 +35,8 @@ struct LoadedEnergy {
   /// Energies (N) and, when `scores` is not null, scores (N x D) at raw points x (N x D).
   /// Not thread-safe (one evaluator is shared); throws InvalidArgument for a wrong D.
   void evaluate(const Mat<T>& x, Vec<T>& energies, Mat<T>* scores) const;
+  /// The same at n x d points stored row by row from x, read where they are (a model's network).
+  void evaluate_rows(const T* x, Index n, Index d, Vec<T>& energies, Mat<T>* scores) const;
   /// s(x, sigma) on raw coordinates of a conditional model (InvalidArgument otherwise).
   NoiseConditionalScore<T> noise_conditional_score() const;
 
