@@ -6,7 +6,7 @@
 #include "commands.hpp"
 #include "figures.hpp"
 
-#include <ebm/core/rng.hpp>
+#include <ebm/facade/energy.hpp>
 #include <ebm/data/dataset.hpp>
 #include <ebm/data/toy.hpp>
 #include <ebm/density/line_integral.hpp>
@@ -41,7 +41,6 @@ constexpr Index kTrain = 20000, kHeldOut = 5000;
 constexpr Index kDrawsPerChain = 64;
 constexpr Index kMmdPoints = 5000;
 constexpr Index kTraceChains = 4;
-constexpr std::uint64_t kInitCounter = std::uint64_t{1} << 63;  // as the samplers' own initial draws
 
 class Stopwatch {
  public:
@@ -218,13 +217,9 @@ void run_demo(const DemoArgs& a, const Globals& g) {
   const Index burn_in = a.sample_steps * 2 / 5;
   const Index thin = std::max<Index>(1, (a.sample_steps - burn_in) / kDrawsPerChain);
   const Index keep_from = a.sample_steps - thin * kDrawsPerChain;
-  Initialization<float> init;
-  init.kind = Initialization<float>::Kind::Points;
-  init.points.resize(a.chains, 2);
-  for (Index c = 0; c < a.chains; ++c) {
-    CounterRng(seed, static_cast<std::uint64_t>(c)).normal<float>(kInitCounter, std::span<float>(init.points.row(c).data(), 2));
-    init.points.row(c) = (init.points.row(c).array() * st.scale.array() + st.mean.array()).matrix();
-  }
+  // Chains start where the data were, as `ebm sample` starts them on this model file.
+  const Initialization<float> init =
+      facade::data_initialization(facade::load_model<float>(out("model.safetensors")), a.chains, 1.0, seed);
   auto chain_options = [&](ChainOptions<float>& o) {
     o.chains = a.chains;
     o.steps = a.sample_steps;
