@@ -1,0 +1,1 @@
+ebm_add_test(test_facade facade/test_facade.cpp)
