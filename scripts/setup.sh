@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ebm needs, and nothing when they are all present.
-# Usage: scripts/setup.sh [--with-test]   (--with-test adds what the test suite needs: python3-torch, pytest, Fashion-MNIST)
+# Usage: scripts/setup.sh [--with-test] [--with-fuzz]
+#   --with-test adds what the test suite needs: python3-torch, pytest, Fashion-MNIST
+#   --with-fuzz adds clang 14 with its sanitizer and libFuzzer runtimes and OpenMP (scripts/fuzz.sh)
 set -euo pipefail
 
 packages=(g++ cmake ninja-build libeigen3-dev librandom123-dev libcli11-dev nlohmann-json3-dev
           libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libcairo2-dev pkg-config
           python3-dev pybind11-dev python3-numpy)
-if [[ "${1:-}" == "--with-test" ]]; then
-  packages+=(python3-torch python3-pytest dataset-fashion-mnist)
-fi
+for option in "$@"; do
+  case "$option" in
+    --with-test) packages+=(python3-torch python3-pytest dataset-fashion-mnist) ;;
+    --with-fuzz) packages+=(clang libclang-rt-14-dev libomp-14-dev) ;;
+    *) echo "ebm setup: unknown option $option (expected --with-test or --with-fuzz)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

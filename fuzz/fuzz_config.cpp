@@ -1,0 +1,26 @@
+// --config files, as `ebm train` and `ebm sample` read them: every key and value goes through
+// the same conversions and checks as the command line.
+#include "harness.hpp"
+
+#include "../src/cli/commands.hpp"
+
+#include <fstream>
+#include <sstream>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  for (const char* command : {"train", "sample"}) {
+    CLI::App app("ebm");
+    ebm::cli::Context ctx;
+    ebm::cli::add_train(app, ctx);
+    ebm::cli::add_sample(app, ctx);
+    CLI::App* sub = app.get_subcommand(command);
+    try {
+      nlohmann::json object = nlohmann::json::parse(text);
+      ebm::cli::apply_json_options(sub, object, "fuzz.json");
+    } catch (const nlohmann::json::exception&) {  // not JSON: the CLI's FormatError path
+    } catch (const ebm::Error&) {
+    }
+  }
+  return 0;
+}
