@@ -157,6 +157,15 @@ void add_train(CLI::App& app, Context& ctx) {
   sub->add_option("--langevin-steps", a->request.langevin_steps, "cd/pcd: Langevin steps per negative (default 10)");
   sub->add_option("--langevin-step-size", a->request.langevin_step_size, "cd/pcd: Langevin step size (default 0.01)");
   sub->add_option("--buffer-size", a->request.buffer_size, "pcd: replay buffer size (default 10000)");
+  sub->add_option("--energy-penalty", a->request.energy_penalty,
+                  "cd/pcd: alpha of the regulariser alpha (E(data)^2 + E(negatives)^2) (default 0)");
+  sub->add_option("--restart-fraction", a->request.restart_fraction,
+                  "pcd: share of the buffer's chains restarted from noise each step (default 0.05)");
+  sub->add_option("--on-divergence", a->request.on_divergence,
+                  "A non-finite loss or |loss| > --divergence-threshold: stop (default, exit 1) or rollback (10-20 steps, "
+                  "with half the learning rate and, for cd/pcd, half the Langevin step; up to 5 times)")
+      ->transform(lowercase());
+  sub->add_option("--divergence-threshold", a->request.divergence_threshold, "|loss| above this (per 100 data dimensions beyond 100) is a divergence (default 1000; 0: off)");
   sub->add_flag("--float64", a->float64, "Train in double precision (default float32)");
   sub->add_flag("--flip", a->request.flip, "Image networks: mirror each training image left to right with probability 1/2");
   const Globals& g = ctx.globals;
@@ -164,7 +173,8 @@ void add_train(CLI::App& app, Context& ctx) {
     if (a->request.resume.empty()) {  // a resumed run's options are the checkpoint's
       require_applicable(sub, "objective", a->request.objective,
                          {{"sigma", {"dsm"}}, {"noise-levels", {"dsm"}}, {"sigma-max", {"dsm"}}, {"projections", {"ssm"}},
-                          {"langevin-steps", {"cd", "pcd"}}, {"langevin-step-size", {"cd", "pcd"}}, {"buffer-size", {"pcd"}}});
+                          {"langevin-steps", {"cd", "pcd"}}, {"langevin-step-size", {"cd", "pcd"}}, {"buffer-size", {"pcd"}},
+                          {"energy-penalty", {"cd", "pcd"}}, {"restart-fraction", {"pcd"}}});
       if (a->request.eval_every > 0 && a->request.held_out == 0)
         throw UsageError("--eval-every: needs --held-out F (there is no held-out set to evaluate)");
     }

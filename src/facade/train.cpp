@@ -38,6 +38,25 @@ Standardization<T> standardization_of(const io::ModelInfo& info, Index dim) {
   return st;
 }
 
+constexpr int kMaxRollbacks = 5;
+
+// Why this step's numbers mean the run diverged, or empty: a non-finite loss or gradient, or a
+// loss beyond the threshold for every 100 dimensions of the data (score-matching losses grow
+// with D; 0: no threshold).
+std::string divergence(const TrainProgress& p, double threshold, Index dim) {
+  if (!std::isfinite(p.loss) || !std::isfinite(p.grad_norm))
+    return "the loss is " + text(p.loss) + " and the gradient norm " + text(p.grad_norm);
+  const double limit = threshold * std::max(1.0, double(dim) / 100);
+  if (threshold > 0 && std::abs(p.loss) > limit) {
+    std::string why = "|loss| = " + text(std::abs(p.loss)) + " > " + text(limit) + " (divergence_threshold " + text(threshold) +
+                      (dim > 100 ? " per 100 dimensions" : "") + ")";
+    if (p.energy_data != 0 || p.energy_negatives != 0)
+      why += " (mean energy of the data " + text(p.energy_data) + ", of the negatives " + text(p.energy_negatives) + ")";
+    return why;
+  }
+  return {};
+}
+
 }  // namespace
 
 void TrainRequest::validate() const {
@@ -63,6 +82,12 @@ void TrainRequest::validate() const {
   at_least("langevin_steps", langevin_steps, 1);
   positive("langevin_step_size", langevin_step_size);
   at_least("buffer_size", buffer_size, 1);
+  nonnegative("energy_penalty", energy_penalty);
+  if (!(restart_fraction >= 0 && restart_fraction <= 1))
+    throw InvalidArgument("restart_fraction: must be in [0, 1], got " + text(restart_fraction));
+  if (on_divergence != "stop" && on_divergence != "rollback")
+    throw InvalidArgument("on_divergence: expected stop or rollback, got '" + on_divergence + "'");
+  nonnegative("divergence_threshold", divergence_threshold);
   (void)objective_options();
   (void)trainer_options();
 }
@@ -81,6 +106,8 @@ ObjectiveOptions TrainRequest::objective_options() const {
   o.langevin_steps = langevin_steps;
   o.langevin_step_size = langevin_step_size;
   o.buffer_size = buffer_size;
+  o.energy_penalty = energy_penalty;
+  o.reinit_fraction = restart_fraction;
   o.validate();
   return o;
 }
@@ -138,6 +165,10 @@ std::string TrainRequest::run_config() const {
                             {"langevin-steps", langevin_steps},
                             {"langevin-step-size", langevin_step_size},
                             {"buffer-size", buffer_size},
+                            {"energy-penalty", energy_penalty},
+                            {"restart-fraction", restart_fraction},
+                            {"on-divergence", on_divergence},
+                            {"divergence-threshold", divergence_threshold},
                             {"flip", flip},
                             {"seed", seed}};
   if (architecture) c["architecture"] = *architecture;  // a description given as text (Python's architecture=)
@@ -153,7 +184,7 @@ std::string saved_run_config(const std::string& checkpoint) {
 template <class T>
 Trained<T> train(const Mat<T>& data, const TrainRequest& r) {
   r.validate();
-  const ObjectiveOptions objective = r.objective_options();
+  ObjectiveOptions objective = r.objective_options();
   const Index dim = data.cols();
   if (data.rows() < 1 || dim < 1) throw FormatError(r.data_name + ": no data (" + shape_str(data) + ")");
   auto note = [&](const std::string& line) {
@@ -209,7 +240,7 @@ Trained<T> train(const Mat<T>& data, const TrainRequest& r) {
     train_x = data;
   }
 
-  Trained<T> out{ckpt ? std::move(ckpt->network) : std::move(*fresh), {}, {}, std::nullopt, {}};
+  Trained<T> out{ckpt ? std::move(ckpt->network) : std::move(*fresh), {}, {}, std::nullopt, {}, {}};
   io::ModelInfo& info = out.info;
   if (ckpt) {
     info = ckpt->info;  // the checkpoint's standardisation: the model was trained with it
@@ -247,38 +278,93 @@ Trained<T> train(const Mat<T>& data, const TrainRequest& r) {
     note("exact score matching by " + (network.dense_chain() ? std::string("the forward Laplacian (the network is a plain MLP)")
                                                               : "the naive route: D = " + std::to_string(dim) +
                                                                     " backward passes per step (the network offers no forward Laplacian)"));
-  Trainer<T> trainer(model, objective, trainer_options);
-  if (ckpt) trainer.load_state(std::move(ckpt->state));
-  const std::int64_t first = trainer.step();
+  auto trainer = std::make_unique<Trainer<T>>(model, objective, trainer_options);
+  if (ckpt) trainer->load_state(std::move(ckpt->state));
+  const std::int64_t first = trainer->step();
   if (ckpt && first >= r.steps)
     throw InvalidArgument("steps: " + r.resume + " is at step " + std::to_string(first) + ", so steps " + std::to_string(r.steps) +
                           " leaves nothing to do (ask for more steps)");
   const std::int64_t end = r.stop_at ? std::min(*r.stop_at, r.steps) : r.steps;
-  const std::string config = r.config_json.empty() ? r.run_config() : r.config_json;
+  std::string config = r.config_json.empty() ? r.run_config() : r.config_json;
 
   struct Stop {
     std::int64_t step;
   };
+  struct Diverged {
+    std::int64_t step;
+    std::string why;
+  };
+  // For on_divergence rollback: states (parameters and the trainer's) kept every snapshot_every
+  // steps. A run is often going wrong some steps before its loss shows it, so a rollback goes
+  // to the older of the last two.
+  const bool rollback = r.on_divergence == "rollback";
+  const std::int64_t snapshot_every = std::max<std::int64_t>(10, r.steps / 100);
+  struct Snapshot {
+    std::vector<Mat<T>> parameters;
+    TrainerState<T> state;
+  };
+  Snapshot older{network.parameter_values(), trainer->state()}, newer = older;
   auto on_step = [&](const TrainProgress& p) {
     if (r.on_step) r.on_step(p);
+    if (const std::string why = divergence(p, r.divergence_threshold, dim); !why.empty()) throw Diverged{p.step, why};
+    if (rollback && p.step % snapshot_every == 0) {
+      older = std::move(newer);
+      newer = Snapshot{network.parameter_values(), trainer->state()};
+    }
     if (r.checkpoint_every > 0 && p.step % r.checkpoint_every == 0 && p.step < end)
-      io::save_checkpoint<T>(r.checkpoint, network, info, trainer.state(), config);
+      io::save_checkpoint<T>(r.checkpoint, network, info, trainer->state(), config);
     if (r.should_stop && p.step < end && r.should_stop()) throw Stop{p.step};
   };
   const bool held = test_x.rows() > 0;
-  try {
-    out.result = trainer.run(train_x, held ? &test_x : nullptr, on_step, r.stop_at.value_or(-1));
-  } catch (const Stop& stop) {
-    // Between steps: the trainer's state is that of step `stop.step`, as a checkpoint written then would hold.
-    out.interrupt_checkpoint = r.interrupt_checkpoint.empty() ? r.checkpoint : r.interrupt_checkpoint;
-    io::save_checkpoint<T>(out.interrupt_checkpoint, network, info, trainer.state(), config);
-    out.interrupted_at = stop.step;
-    info.step = trainer.step();
-    return out;
+  double lr = r.lr;
+  for (int rollbacks = 0;; ++rollbacks) {
+    try {
+      out.result = trainer->run(train_x, held ? &test_x : nullptr, on_step, r.stop_at.value_or(-1));
+      break;
+    } catch (const Stop& stop) {
+      // Between steps: the trainer's state is that of step `stop.step`, as a checkpoint written then would hold.
+      out.interrupt_checkpoint = r.interrupt_checkpoint.empty() ? r.checkpoint : r.interrupt_checkpoint;
+      io::save_checkpoint<T>(out.interrupt_checkpoint, network, info, trainer->state(), config);
+      out.interrupted_at = stop.step;
+      info.step = trainer->step();
+      return out;
+    } catch (const Diverged& d) {
+      const std::string what = "training diverged at step " + std::to_string(d.step) + ": " + d.why;
+      if (!rollback)
+        throw NumericalError(what + "; lower lr" + (r.objective == "cd" || r.objective == "pcd" ? " or langevin_step_size, add energy_penalty," : ",") +
+                             " or use on_divergence rollback");
+      if (rollbacks == kMaxRollbacks)
+        throw NumericalError(what + " again after " + std::to_string(kMaxRollbacks) + " rollbacks (lr now " + text(lr) + ")");
+      // Back to a good state with half the learning rate (and half the Langevin step for CD,
+      // whose sampler is the usual culprit); the saved options say so, so that a checkpoint
+      // written from here resumes this run.
+      lr /= 2;
+      const bool contrastive = objective.kind == ObjectiveKind::Cd || objective.kind == ObjectiveKind::Pcd;
+      if (contrastive) objective.langevin_step_size /= 2;
+      network.edit_parameters([&](std::vector<Mat<T>*>& p) {
+        for (std::size_t i = 0; i < p.size(); ++i) *p[i] = older.parameters[i];
+      });
+      TrainRequest slower = r;
+      slower.lr = lr;
+      TrainerOptions o = slower.trainer_options();
+      o.flip_height = trainer_options.flip_height;
+      o.flip_width = trainer_options.flip_width;
+      o.flip_channels = trainer_options.flip_channels;
+      trainer = std::make_unique<Trainer<T>>(model, objective, o);
+      trainer->load_state(older.state);
+      newer = older;
+      nlohmann::json c = nlohmann::json::parse(config);
+      c["lr"] = lr;
+      if (contrastive) c["langevin-step-size"] = objective.langevin_step_size;
+      config = c.dump();
+      out.rollbacks.push_back({d.step, trainer->step(), lr});
+      note(what + "; rolled back to step " + std::to_string(trainer->step()) + " with lr " + text(lr) +
+           (contrastive ? ", langevin_step_size " + text(objective.langevin_step_size) : std::string()));
+    }
   }
-  if (!r.checkpoint.empty()) io::save_checkpoint<T>(r.checkpoint, network, info, trainer.state(), config);
-  trainer.apply_ema();
-  info.step = trainer.step();
+  if (!r.checkpoint.empty()) io::save_checkpoint<T>(r.checkpoint, network, info, trainer->state(), config);
+  trainer->apply_ema();
+  info.step = trainer->step();
   return out;
 }
 

@@ -660,7 +660,8 @@ PYBIND11_MODULE(_ebm, m) {
          std::int64_t checkpoint_every, std::optional<std::string> resume, py::object callback, const std::string& schedule,
          const std::string& optimizer, double weight_decay, double clip, double ema, bool standardize, std::int64_t eval_every,
          std::int64_t patience, double sigma, double sigma_max, std::int64_t noise_levels, std::int64_t projections,
-         std::int64_t langevin_steps, double langevin_step_size, std::int64_t buffer_size, bool flip,
+         std::int64_t langevin_steps, double langevin_step_size, std::int64_t buffer_size, double energy_penalty,
+         double restart_fraction, const std::string& on_divergence, double divergence_threshold, bool flip,
          std::optional<std::int64_t> stop_at, const std::string& dtype) {
         TrainCall c;
         facade::TrainRequest& r = c.request;
@@ -690,6 +691,10 @@ PYBIND11_MODULE(_ebm, m) {
         r.langevin_steps = langevin_steps;
         r.langevin_step_size = langevin_step_size;
         r.buffer_size = buffer_size;
+        r.energy_penalty = energy_penalty;
+        r.restart_fraction = restart_fraction;
+        r.on_divergence = on_divergence;
+        r.divergence_threshold = divergence_threshold;
         r.flip = flip;
         r.stop_at = stop_at;
         c.dtype = dtype;
@@ -705,7 +710,9 @@ PYBIND11_MODULE(_ebm, m) {
       py::arg("eval_every") = td.eval_every, py::arg("patience") = td.patience, py::arg("sigma") = td.sigma,
       py::arg("sigma_max") = td.sigma_max, py::arg("noise_levels") = td.noise_levels, py::arg("projections") = td.projections,
       py::arg("langevin_steps") = td.langevin_steps, py::arg("langevin_step_size") = td.langevin_step_size,
-      py::arg("buffer_size") = td.buffer_size, py::arg("flip") = td.flip, py::arg("stop_at") = td.stop_at,
+      py::arg("buffer_size") = td.buffer_size, py::arg("energy_penalty") = td.energy_penalty,
+      py::arg("restart_fraction") = td.restart_fraction, py::arg("on_divergence") = td.on_divergence,
+      py::arg("divergence_threshold") = td.divergence_threshold, py::arg("flip") = td.flip, py::arg("stop_at") = td.stop_at,
       py::arg("dtype") = "float32");
   m.def("saved_run_config", [](const std::filesystem::path& p) { return facade::saved_run_config(p.string()); },
         py::arg("checkpoint"));

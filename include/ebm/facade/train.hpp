@@ -39,6 +39,14 @@ struct TrainRequest {
   std::int64_t langevin_steps = 10;   // cd, pcd
   double langevin_step_size = 0.01;   // cd, pcd
   std::int64_t buffer_size = 10000;   // pcd
+  double energy_penalty = 0;          // cd, pcd: alpha (E(data)^2 + E(negatives)^2) added to the loss
+  double restart_fraction = 0.05;     // pcd: share of the replay buffer's chains restarted from noise per step
+  /// A step whose loss or gradient is not finite, or whose |loss| exceeds divergence_threshold
+  /// times max(1, D / 100) (0: no threshold), diverged: "stop" ends the run with a
+  /// NumericalError; "rollback" goes back 1-2 snapshots (kept every max(10, steps / 100) steps)
+  /// with half the learning rate (and half the Langevin step for cd, pcd), up to 5 times.
+  std::string on_divergence = "stop";
+  double divergence_threshold = 1000;
   bool flip = false;                  // image networks: random left-right mirroring
   std::uint64_t seed = 0;
   std::string data_name = "data";       // what messages call the data (its file)
@@ -77,6 +85,11 @@ struct Trained {
   /// Set when should_stop stopped the run: the step saved, and the checkpoint that holds it.
   std::optional<std::int64_t> interrupted_at;
   std::string interrupt_checkpoint;
+  struct Rollback {
+    std::int64_t diverged_at, back_to;
+    double lr;  // the learning rate from then on
+  };
+  std::vector<Rollback> rollbacks;
 };
 
 /// Trains on data (N x D, raw). InvalidArgument naming the field for a bad request or one that

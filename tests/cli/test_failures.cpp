@@ -1,6 +1,7 @@
-// SIGKILL at moments spread over a training run that checkpoints every step: the checkpoint on
-// disk is always a whole one (the previous or the next), resuming it gives the uninterrupted
-// run's model byte for byte, and a kill's leftover temporary is gone after the next write.
+// Training runs that go wrong. SIGKILL at moments spread over a run that checkpoints every step:
+// the checkpoint on disk is always a whole one (the previous or the next), resuming it gives the
+// uninterrupted run's model byte for byte, and a kill's leftover temporary is gone after the next
+// write. A diverging run: stopped with one line and no model file, or rolled back when asked.
 #include "cli_helpers.hpp"
 
 #include <ebm/io/checkpoint.hpp>
@@ -66,6 +67,45 @@ TEST(CliCrashSafety, SigkillLeavesAWholeCheckpointThatResumesBitIdentically) {
   }
   EXPECT_GE(killed, 3) << "the run finished before most kills: make it longer";
   EXPECT_GE(resumed, 2);
+}
+
+}  // namespace
+}  // namespace cli_test
+
+namespace cli_test {
+namespace {
+
+// A contrastive-divergence run whose Langevin step is far too large for its learning rate: the
+// negatives' energies explode within a few dozen steps.
+TEST(CliDivergence, StopsWithAMessageOrRollsBack) {
+  ASSERT_EQ(run("data make rings --n 500 --seed 1 -o r5.csv --quiet").exit_code, 0);
+  const std::string common = "train --data r5.csv --objective cd --model mlp:32x32 --langevin-steps 20 "
+                             "--langevin-step-size 0.5 --lr 0.02 --steps 200 --batch 128 --seed 1";
+  const CommandResult stopped = run(common + " --log d.jsonl -o d.safetensors");
+  EXPECT_EQ(stopped.exit_code, 1);
+  EXPECT_NE(stopped.err.find("training diverged at step "), std::string::npos) << stopped.err;
+  EXPECT_NE(stopped.err.find("mean energy of the data"), std::string::npos) << stopped.err;
+  EXPECT_EQ(lines(stopped.err), 1) << stopped.err;
+  EXPECT_FALSE(exists("d.safetensors"));
+  const CommandResult off = run(common + " --divergence-threshold 0 --quiet -o off.safetensors");
+  EXPECT_EQ(off.exit_code, 0) << off.err;  // the old behaviour, when asked for
+
+  const CommandResult rolled = run(common + " --on-divergence rollback -o r.safetensors");
+  ASSERT_EQ(rolled.exit_code, 0) << rolled.err;
+  EXPECT_NE(rolled.err.find("rolled back to step "), std::string::npos) << rolled.err;
+  EXPECT_TRUE(exists("r.safetensors"));
+  // The model it ends with is sound: its held-out energies are finite and of modest size.
+  ASSERT_EQ(run("energy --model r.safetensors --at r5.csv -o e.csv --quiet").exit_code, 0);
+  const std::string energies = slurp("e.csv");
+  EXPECT_EQ(energies.find("nan"), std::string::npos);
+
+  const CommandResult misplaced = run("train --data r5.csv --energy-penalty 0.1 -o x.safetensors");
+  EXPECT_EQ(misplaced.exit_code, 2);
+  EXPECT_NE(misplaced.err.find("--energy-penalty: applies only with --objective cd or pcd, not sm"), std::string::npos)
+      << misplaced.err;
+  const CommandResult bad = run("train --data r5.csv --on-divergence retry -o x.safetensors");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--on-divergence: expected stop or rollback, got 'retry'"), std::string::npos) << bad.err;
 }
 
 }  // namespace
