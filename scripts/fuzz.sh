@@ -23,6 +23,7 @@ cmake --build --preset fuzz --target "${targets[@]}"
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS=suppressions=$PWD/fuzz/lsan.supp
 export OMP_WAIT_POLICY=passive
 if [[ $run_tests -eq 1 ]]; then
   pattern=$(IFS='|'; echo "${suites[*]}")

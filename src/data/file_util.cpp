@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -68,31 +69,27 @@ std::string over_budget(std::uint64_t needed) {
 std::string read_all(const std::string& path, std::string_view where) {
   // Open and stat first, so that a missing file or a directory gets a plain IoError.
   const InputFile check(path, where);
-  gzFile gz = gzopen(path.c_str(), "rb");
+  const std::uint64_t budget = input_memory_budget();
+  const std::unique_ptr<gzFile_s, int (*)(gzFile)> gz(gzopen(path.c_str(), "rb"), gzclose);
   if (!gz) throw IoError(prefix(where, path) + "cannot open: " + std::strerror(errno));
   std::string text;
   char buf[1 << 16];
   int got = 0;
-  const std::uint64_t budget = input_memory_budget();
-  while ((got = gzread(gz, buf, sizeof buf)) > 0) {
+  while ((got = gzread(gz.get(), buf, sizeof buf)) > 0) {
     text.append(buf, static_cast<std::size_t>(got));
-    if (text.size() > budget) {  // a decompression bomb, or a file far larger than memory
-      gzclose(gz);
+    if (text.size() > budget)  // a decompression bomb, or a file far larger than memory
       throw FormatError(prefix(where, path) + "decompressed, it " + over_budget(text.size()));
-    }
   }
   // A cut gzip stream is reported as Z_BUF_ERROR after the data that could be recovered, with
   // gzread returning 0, not -1: ask zlib in either case.
   int code = Z_OK;
-  const std::string msg = gzerror(gz, &code);
+  const std::string msg = gzerror(gz.get(), &code);
   const int saved = errno;
   if (got < 0 || code != Z_OK) {
-    gzclose(gz);
     if (code == Z_ERRNO) throw IoError(prefix(where, path) + "read failed: " + std::strerror(saved));
     throw FormatError(prefix(where, path) + (code == Z_BUF_ERROR ? "truncated gzip stream" : "corrupt gzip data") +
                       " (zlib: " + msg + ")");
   }
-  gzclose(gz);
   return text;
 }
 

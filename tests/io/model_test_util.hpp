@@ -53,7 +53,7 @@ Mat<T> energies(const ebm::nn::Network<T>& net, const Mat<T>& x) {
 template <class T>
 bool same_bits(const Mat<T>& a, const Mat<T>& b) {
   return a.rows() == b.rows() && a.cols() == b.cols() &&
-         std::memcmp(a.data(), b.data(), static_cast<std::size_t>(a.size()) * sizeof(T)) == 0;
+         (a.size() == 0 || std::memcmp(a.data(), b.data(), static_cast<std::size_t>(a.size()) * sizeof(T)) == 0);
 }
 
 // a and b declare the same parameters (names, shapes) and hold b's values as Ta: bit for bit when
