@@ -168,7 +168,7 @@ class HeaderParser {
   std::size_t i_ = 0;
 };
 
-enum class Kind { Float, Int, UInt };
+enum class Kind { Float, Int, UInt, Bool };
 
 struct Dtype {
   Kind kind;
@@ -183,8 +183,10 @@ std::optional<Dtype> parse_dtype(std::string_view d) {
   if (size == 0) return std::nullopt;
   Dtype t{};
   t.size = size;
-  if (kind == 'f' && (size == 4 || size == 8)) {
+  if (kind == 'f' && (size == 2 || size == 4 || size == 8)) {
     t.kind = Kind::Float;
+  } else if (kind == 'b' && size == 1) {
+    t.kind = Kind::Bool;
   } else if (kind == 'i') {
     t.kind = Kind::Int;
   } else if (kind == 'u') {
@@ -215,10 +217,23 @@ U load(const unsigned char* p, bool swap) {
   return v;
 }
 
+// IEEE binary16 (NumPy's float16) to float, exactly: every half is a float.
+float half_to_float(std::uint16_t h) {
+  const int sign = h >> 15, exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
+  float magnitude;
+  if (exponent == 0) magnitude = std::ldexp(static_cast<float>(mantissa), -24);  // zero and subnormals
+  else if (exponent == 31) magnitude = mantissa == 0 ? INFINITY : NAN;
+  else magnitude = std::ldexp(static_cast<float>(mantissa | 0x400), exponent - 25);
+  return sign ? -magnitude : magnitude;
+}
+
 template <class T>
 T convert(const unsigned char* p, const Dtype& t) {
   switch (t.kind) {
+    case Kind::Bool:
+      return p[0] != 0 ? T(1) : T(0);
     case Kind::Float:
+      if (t.size == 2) return static_cast<T>(half_to_float(load<std::uint16_t>(p, t.swap)));
       return t.size == 4 ? static_cast<T>(load<float>(p, t.swap)) : static_cast<T>(load<double>(p, t.swap));
     case Kind::Int:
       switch (t.size) {
@@ -288,12 +303,12 @@ Mat<T> read_npy(const std::string& path) {
   const auto dtype = parse_dtype(h.descr);
   if (!dtype) {
     throw FormatError(pre + "unsupported dtype '" + printable(h.descr) +
-                      "' (supported: floats '<f4', '<f8'; integers '|u1', '|i1', '<i2'...'<u8'; either byte order)");
+                      "' (supported: floats '<f2', '<f4', '<f8'; integers '|u1', '|i1', '<i2'...'<u8'; booleans '|b1'; "
+                      "either byte order)");
   }
-  if (h.fortran_order) {
-    throw FormatError(pre +
-                      "fortran_order is True (column-major data); save a C-ordered array "
-                      "(np.ascontiguousarray) instead");
+  if (h.fortran_order && h.shape.size() > 2) {
+    throw FormatError(pre + "fortran_order is True (column-major data) with " + std::to_string(h.shape.size()) +
+                      " dimensions; save a C-ordered array (np.ascontiguousarray) instead");
   }
   if (h.shape.empty()) throw FormatError(pre + "shape () is a 0-d array (a scalar), not a matrix");
 
@@ -329,6 +344,9 @@ Mat<T> read_npy(const std::string& path) {
 
   const auto rows = static_cast<Index>(h.shape[0]);
   Mat<T> out(rows, static_cast<Index>(cols));
+  // A column-major 2-D array is read as its transpose, then turned back.
+  const bool transposed = h.fortran_order && out.rows() > 1 && out.cols() > 1;
+  if (transposed) out.resize(out.cols(), out.rows());
   const bool direct = dtype->kind == Kind::Float && dtype->size == sizeof(T) && !dtype->swap;
   if (direct) {
     if (in.read(out.data(), static_cast<std::size_t>(bytes)) != bytes) {
@@ -347,6 +365,7 @@ Mat<T> read_npy(const std::string& path) {
       done += n;
     }
   }
+  if (transposed) out = Mat<T>(out.transpose());
   const T* p = out.data();
   for (Index k = 0; k < out.size(); ++k) {
     if (!std::isfinite(p[k])) {

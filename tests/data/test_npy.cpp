@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -108,6 +110,11 @@ np.save(d + '/i2be.npy', (np.arange(6) - 3).astype('>i2'))
 np.save(d + '/vec.npy', np.array([1.5, -2.0, 3.25]))
 np.save(d + '/empty.npy', np.zeros((0, 3)))
 np.save(d + '/fortran.npy', np.asfortranarray(x))
+np.save(d + '/fortran3.npy', np.asfortranarray(np.zeros((2, 2, 2))))
+np.save(d + '/f2.npy', np.array([[0.5, -1.25, 65504.0], [6.0e-8, -0.0, 1e-5]], dtype=np.float16))
+np.save(d + '/b1.npy', np.array([[True, False], [False, True]]))
+with open(d + '/f2.txt', 'w') as f:
+    f.write(' '.join(repr(float(v)) for v in np.load(d + '/f2.npy').ravel()))
 for v in [(2, 0), (3, 0)]:
     with open(d + '/v%d.npy' % v[0], 'wb') as f:
         np.lib.format.write_array(f, x, version=v)
@@ -144,7 +151,18 @@ if len(sys.argv) > 2:
   EXPECT_EQ(ebm::read_npy<double>(dir.file("i2be.npy")), (MatD(6, 1) << -3, -2, -1, 0, 1, 2).finished());
   EXPECT_EQ(ebm::read_npy<double>(dir.file("vec.npy")), (MatD(3, 1) << 1.5, -2, 3.25).finished());
   EXPECT_EQ(ebm::read_npy<double>(dir.file("empty.npy")).cols(), 3);
-  EXPECT_ERROR(ebm::FormatError, ebm::read_npy<double>(dir.file("fortran.npy")), "fortran.npy", "fortran_order");
+  EXPECT_EQ(ebm::read_npy<double>(dir.file("fortran.npy")), x);  // column-major, read as the same matrix
+  EXPECT_ERROR(ebm::FormatError, ebm::read_npy<double>(dir.file("fortran3.npy")), "fortran3.npy", "fortran_order");
+  // float16 and bool, converted as NumPy converts them (float(v) of each half).
+  const MatD f2 = ebm::read_npy<double>(dir.file("f2.npy"));
+  std::ifstream halves(dir.file("f2.txt"));
+  ASSERT_EQ(f2.size(), 6);
+  for (Index k = 0; k < 6; ++k) {
+    double v = 0;
+    halves >> v;
+    EXPECT_EQ(f2.data()[k], v) << k;
+  }
+  EXPECT_EQ(ebm::read_npy<float>(dir.file("b1.npy")), (MatF(2, 2) << 1, 0, 0, 1).finished());
 
   // Ours, read by NumPy: the same bits as NumPy's own parse of the shortest decimal forms.
   const MatD ours = random_matrix<double>(50, 3, 9);
@@ -216,14 +234,16 @@ TEST(NpyCorruptFiles, HostileAndMalformedHeaders) {
                "integer too large");
   EXPECT_ERROR(ebm::FormatError, with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (-3, 2), }"), path,
                "expected a non-negative integer");
-  EXPECT_ERROR(ebm::FormatError, with_header("{'descr': '<f8', 'fortran_order': True, 'shape': (3, 2), }"), path,
+  EXPECT_ERROR(ebm::FormatError, with_header("{'descr': '<f8', 'fortran_order': True, 'shape': (3, 2, 1), }"), path,
                "fortran_order is True");
   EXPECT_ERROR(ebm::FormatError, with_header("{'descr': '<c16', 'fortran_order': False, 'shape': (3,), }"), path,
                "unsupported dtype '<c16'");
   EXPECT_ERROR(ebm::FormatError, with_header("{'descr': '|O', 'fortran_order': False, 'shape': (6,), }"), path,
                "unsupported dtype '|O'");
-  EXPECT_ERROR(ebm::FormatError, with_header("{'descr': '<f2', 'fortran_order': False, 'shape': (24,), }"), path,
-               "unsupported dtype '<f2'");
+  EXPECT_ERROR(ebm::FormatError, with_header("{'descr': '<f16', 'fortran_order': False, 'shape': (3,), }"), path,
+               "unsupported dtype '<f16'");
+  EXPECT_ERROR(ebm::FormatError, with_header("{'descr': '<b2', 'fortran_order': False, 'shape': (24,), }"), path,
+               "unsupported dtype '<b2'");
   EXPECT_ERROR(ebm::FormatError, with_header("{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (6,), }"),
                path, "structured dtypes");
   EXPECT_ERROR(ebm::FormatError, with_header("{'descr': '<f8', 'shape': (3, 2), }"), path,
