@@ -104,7 +104,9 @@ def train(data, **options):
     lr (1e-3), seed (0), held_out (0), checkpoint (None), checkpoint_every (0), resume (None),
     callback (called with each step's log entry), schedule, optimizer, weight_decay, clip, ema,
     standardize (True), eval_every, patience, sigma, sigma_max, noise_levels, projections,
-    langevin_steps, langevin_step_size, buffer_size, flip, stop_at, dtype ("float32").
+    langevin_steps, langevin_step_size, buffer_size, energy_penalty, restart_fraction,
+    on_divergence ("stop" or "rollback"), divergence_threshold (1000), flip, stop_at,
+    dtype ("float32"). A diverging run raises ebm.NumericalError naming the step.
 
     Returns (model, log): the trained model as an Energy on raw data, and a list of dicts, one
     per step (step, loss, lr, grad_norm, held_out when evaluated, seconds). Ctrl-C stops the
