@@ -24,8 +24,24 @@ bool is_kernel(const std::string& s) {
   return std::any_of(specs.begin(), specs.end(), [&](const SamplerSpec& k) { return k.name == s; });
 }
 
+// The kept draws (and a recorded trace) are held in memory: refuse a request that cannot fit
+// before running it. kept_updates: the updates after burn-in whose states are kept, every thin-th.
 template <class T>
-void fill_chain_options(ChainOptions<T>& c, const SampleRequest& r, Index burn_in, Initialization<T> init) {
+void check_memory(const SampleRequest& r, Index dim, Index kept_updates) {
+  const double draws = double(std::max<Index>(kept_updates, 0)) / double(r.thin) + 1;
+  const double traced = r.record_trace ? double(r.steps) / double(r.thin) + 1 : 0;
+  const double bytes = double(r.chains) * (draws + traced) * double(dim) * sizeof(T);
+  const double budget = double(physical_memory_bytes()) / 2;
+  if (bytes > budget)
+    throw InvalidArgument("steps: keeping " + std::to_string(r.chains) + " chains x " + text(draws + traced) + " states of D = " +
+                          std::to_string(dim) + " needs " + text(bytes / 1e9) + " GB, more than half this machine's memory (" +
+                          text(budget / 1e9) + " GB); keep fewer draws (thin, burn_in) or run fewer chains");
+}
+
+template <class T>
+void fill_chain_options(ChainOptions<T>& c, const SampleRequest& r, Index burn_in, Index kept_updates, Index dim,
+                        Initialization<T> init) {
+  check_memory<T>(r, dim, kept_updates);
   c.chains = r.chains;
   c.steps = r.steps;
   c.burn_in = burn_in;
@@ -53,7 +69,7 @@ Sampled<T> sample_ncsn(const LoadedEnergy<T>& e, const SampleRequest& r, Initial
     throw InvalidArgument("burn_in: counts within the last level for ncsn sampling, must be < " + std::to_string(per_level) +
                           ", got " + std::to_string(burn_in));
   AnnealedOptions<T> o;
-  fill_chain_options(o, r, burn_in, std::move(init));
+  fill_chain_options(o, r, burn_in, per_level - burn_in, e.dim(), std::move(init));
   o.levels = levels;
   o.steps_per_level = per_level;
   o.sigma_max = static_cast<T>(ladder.front());
@@ -82,7 +98,7 @@ Sampled<T> sample_annealed(const LoadedEnergy<T>& e, const SampleRequest& r, Ini
     throw InvalidArgument("burn_in: counts within the last level for annealed sampling, must be <= " +
                           std::to_string(per_level) + ", got " + std::to_string(burn_in));
   AnnealedOptions<T> o;
-  fill_chain_options(o, r, burn_in, std::move(init));
+  fill_chain_options(o, r, burn_in, per_level - burn_in, e.dim(), std::move(init));
   o.levels = levels;
   o.steps_per_level = per_level;
   o.max_temperature = static_cast<T>(r.max_temperature);
@@ -99,7 +115,7 @@ Sampled<T> sample_kernel(const LoadedEnergy<T>& e, const SampleRequest& r, Initi
   if (burn_in > r.steps)
     throw InvalidArgument("burn_in: must be <= steps (" + std::to_string(r.steps) + "), got " + std::to_string(burn_in));
   ChainOptions<T> o;
-  fill_chain_options(o, r, burn_in, std::move(init));
+  fill_chain_options(o, r, burn_in, r.steps - burn_in, e.dim(), std::move(init));
   SamplerSettings<T> settings;
   if (r.step_size) settings.step_size = static_cast<T>(*r.step_size);
   if (r.target_accept) settings.target_acceptance = static_cast<T>(*r.target_accept);
@@ -115,18 +131,6 @@ Sampled<T> sample_kernel(const LoadedEnergy<T>& e, const SampleRequest& r, Initi
   s.keep_from = burn_in;
   s.result = run_sampler<T>(r.sampler, *e.energy, settings, o);
   return s;
-}
-
-// The kept draws are held in memory: refuse a request that cannot fit before running it.
-template <class T>
-void check_memory(const SampleRequest& r, Index dim) {
-  const double draws = double(r.steps) / double(r.thin) + 1;
-  const double bytes = double(r.chains) * draws * double(dim) * sizeof(T) * (r.record_trace ? 2 : 1);
-  const double budget = double(physical_memory_bytes()) / 2;
-  if (bytes > budget)
-    throw InvalidArgument("steps: keeping " + std::to_string(r.chains) + " chains x " + text(draws) + " draws of D = " +
-                          std::to_string(dim) + " needs " + text(bytes / 1e9) + " GB, more than half this machine's memory (" +
-                          text(budget / 1e9) + " GB); keep fewer draws (thin, burn_in) or run fewer chains");
 }
 
 }  // namespace
@@ -176,7 +180,6 @@ void SampleRequest::validate() const {
 template <class T>
 Sampled<T> sample(const LoadedEnergy<T>& e, const SampleRequest& r) {
   r.validate();
-  check_memory<T>(r, e.dim());
   Initialization<T> init = data_initialization(e, r.chains, r.init_scale, r.seed);
   Sampled<T> s = r.sampler == "ncsn"       ? sample_ncsn(e, r, std::move(init))
                  : r.sampler == "annealed" ? sample_annealed(e, r, std::move(init))
