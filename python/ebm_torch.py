@@ -163,8 +163,9 @@ class _Flatten(torch.nn.Module):
 
 
 def _softplus(h):
-    # log(1 + e^x) without torch.nn.Softplus's threshold (ebm has none), stable in both tails.
-    return torch.logaddexp(h, torch.zeros_like(h))
+    # log(1 + e^x) without torch.nn.Softplus's threshold (ebm has none), stable in both tails and
+    # twice differentiable everywhere (logaddexp's second derivative is NaN far in the left tail).
+    return torch.relu(h) + torch.log1p(torch.exp(-torch.abs(h)))
 
 
 class _Residual(torch.nn.Module):

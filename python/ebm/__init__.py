@@ -70,6 +70,25 @@ def _from_callable(energy, dim, score=None, dtype="float64"):
     return _ebm._from_callable(energy, int(dim), score, dtype)
 
 
+def _keywords(function):
+    """The keyword names of a compiled function, from its signature line."""
+    import re
+    head = function.__doc__.split("\n", 1)[0]
+    return re.findall(r"(\w+): ", head.split("*", 1)[1]) if "*" in head else []
+
+
+def _check_keywords(name, function, options):
+    """TypeError naming an unknown keyword and the nearest known one (pybind11's own message
+    lists the whole signature instead)."""
+    import difflib
+    known = _keywords(function)
+    for key in options:
+        if key not in known:
+            near = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {near[0]}?" if near else f" (known: {', '.join(known)})"
+            raise TypeError(f"{name}(): unknown keyword '{key}'{hint}")
+
+
 Energy.from_json = staticmethod(_from_json)
 Energy.from_callable = staticmethod(_from_callable)
 
@@ -93,7 +112,9 @@ def sample(energy, **options):
     ebm.sampler_names()), chains (64), steps (1000), seed (0), burn_in (steps / 2), thin (1),
     init_scale (1), step_size (the sampler's), levels, max_temperature (10), metric ("diag"),
     target_accept, max_depth (10), path_length (1), friction (1), replicas (8),
-    adapt_ladder (False), within ("mala"), denoise (False). Returns Samples."""
+    adapt_ladder (False), within ("mala"), denoise (False), diagnostics (True: R-hat, ESS and
+    MCSE of the kept draws, which can take longer than the sampling). Returns Samples."""
+    _check_keywords("sample", _ebm.sample, options)
     return Samples(**_ebm.sample(energy, **options))
 
 
@@ -112,6 +133,7 @@ def train(data, **options):
     per step (step, loss, lr, grad_norm, held_out when evaluated, seconds). Ctrl-C stops the
     run within a step; with a checkpoint file it is saved first, and KeyboardInterrupt says
     how to resume. With resume=, the keywords not given are the checkpoint's own."""
+    _check_keywords("train", _ebm.train, options)
     if options.get("resume") is not None:
         _fill_from_checkpoint(options)
     arch = options.get("architecture")
@@ -144,6 +166,7 @@ def logp(energy, points, **options):
     normalize, nodes (32), box ([(lo, hi)] once or per axis), grid_points, ais_chains (256),
     ais_temperatures (200), seed. Returns a dict: log_p [N], quadrature_error [N],
     path_difference [N], log_z (a dict, or None), evaluations, seconds."""
+    _check_keywords("logp", _ebm.logp, options)
     return _ebm.logp(energy, points, **options)
 
 

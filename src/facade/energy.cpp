@@ -94,12 +94,14 @@ RowVec<T> LoadedEnergy<T>::scale() const {
 
 template <class T>
 void LoadedEnergy<T>::evaluate(const Mat<T>& x, Vec<T>& energies, Mat<T>* scores) const {
-  energy->evaluate(*evaluator_, x, energies, scores);
+  const std::lock_guard<std::mutex> lock(evaluation_->mutex);
+  energy->evaluate(evaluation_->evaluator, x, energies, scores);
 }
 
 template <class T>
 void LoadedEnergy<T>::evaluate_rows(const T* x, Index n, Index d, Vec<T>& energies, Mat<T>* scores) const {
-  energy->evaluate_rows(*evaluator_, x, n, d, &energies, scores);
+  const std::lock_guard<std::mutex> lock(evaluation_->mutex);
+  energy->evaluate_rows(evaluation_->evaluator, x, n, d, &energies, scores);
 }
 
 template <class T>

@@ -194,7 +194,7 @@ Sampled<T> sample(const LoadedEnergy<T>& e, const SampleRequest& r) {
     throw NumericalError("every chain stopped at a non-finite state or score (first: chain " +
                          std::to_string(res.failures.front().first) + " at step " + std::to_string(res.failures.front().second) +
                          "); try a smaller step size");
-  if (res.draws_per_chain >= kMinDrawsPerChain) {
+  if (r.diagnostics && res.draws_per_chain >= kMinDrawsPerChain) {
     McmcSummaryOptions so;
     if (!res.accepted.empty()) {
       for (Index c = 0; c < kept; ++c) {  // the kept chains only: failed chains have no draws

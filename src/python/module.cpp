@@ -21,6 +21,7 @@
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -100,11 +101,28 @@ py::array to_numpy(Vec<T>&& v) {
 
 py::object json_object(const std::string& text) { return py::module_::import("json").attr("loads")(text); }
 
-// Raises KeyboardInterrupt (or whatever a signal handler raised) in the calling C++ code.
-void check_signals() {
-  py::gil_scoped_acquire gil;
-  if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-}
+unsigned long main_thread_id = 0;  // set when the module is imported
+
+// Raises KeyboardInterrupt (or whatever a signal handler raised) in the calling C++ code, from a
+// progress callback that runs with the GIL released. Python runs signal handlers in the main
+// thread only, so calls from other threads never check; and the GIL is taken at most every
+// 20 ms, so a run does not wait on busy Python threads at every step. Made with the GIL held.
+class SignalCheck {
+ public:
+  SignalCheck() : main_(PyThread_get_thread_ident() == main_thread_id), last_(std::chrono::steady_clock::now()) {}
+  void operator()() {
+    if (!main_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::milliseconds(20)) return;
+    last_ = now;
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+  }
+
+ private:
+  bool main_;
+  std::chrono::steady_clock::time_point last_;
+};
 
 bool wants_double(const std::string& dtype) {
   if (dtype == "float64" || dtype == "double") return true;
@@ -298,7 +316,7 @@ PyEnergy from_callable(py::object energy, Index dim, py::object score, const std
 // ----- sampling -----
 
 py::dict sample(const PyEnergy& energy, facade::SampleRequest r) {
-  r.progress = [](std::int64_t, std::int64_t) { check_signals(); };
+  r.progress = [check = std::make_shared<SignalCheck>()](std::int64_t, std::int64_t) { (*check)(); };
   return energy.visit([&]<class T>(const facade::LoadedEnergy<T>& e) {
     facade::Sampled<T> s;
     {
@@ -420,7 +438,7 @@ facade::LogZRequest log_z_request(const std::string& method, std::vector<std::pa
   r.ais_chains = ais_chains;
   r.ais_temperatures = ais_temperatures;
   r.seed = seed;
-  r.progress = [](int, int) { check_signals(); };
+  r.progress = [check = std::make_shared<SignalCheck>()](int, int) { (*check)(); };
   return r;
 }
 
@@ -552,6 +570,7 @@ PYBIND11_MODULE(_ebm, m) {
   using namespace ebm;
   using namespace ebm::python;
   m.doc() = "ebm's C++ core; use the ebm package";
+  main_thread_id = PyThread_get_thread_ident();
 
   // ebm.Error and its subclasses, each also a standard Python exception.
   auto make_error = [&](const char* name, PyObject* bases) {
@@ -619,7 +638,7 @@ PYBIND11_MODULE(_ebm, m) {
          std::optional<std::int64_t> burn_in, std::int64_t thin, double init_scale, std::optional<double> step_size,
          std::optional<std::int64_t> levels, double max_temperature, const std::string& metric, std::optional<double> target_accept,
          std::int64_t max_depth, double path_length, double friction, std::int64_t replicas, bool adapt_ladder,
-         const std::string& within, bool denoise) {
+         const std::string& within, bool denoise, bool diagnostics) {
         facade::SampleRequest r;
         r.sampler = sampler;
         r.chains = chains;
@@ -640,6 +659,7 @@ PYBIND11_MODULE(_ebm, m) {
         r.adapt_ladder = adapt_ladder;
         r.within = within;
         r.denoise = denoise;
+        r.diagnostics = diagnostics;
         return ebm::python::sample(energy, r);
       },
       py::arg("energy"), py::kw_only(), py::arg("sampler") = sd.sampler, py::arg("chains") = sd.chains,
@@ -648,7 +668,8 @@ PYBIND11_MODULE(_ebm, m) {
       py::arg("max_temperature") = sd.max_temperature, py::arg("metric") = sd.metric,
       py::arg("target_accept") = sd.target_accept, py::arg("max_depth") = sd.max_depth,
       py::arg("path_length") = sd.path_length, py::arg("friction") = sd.friction, py::arg("replicas") = sd.replicas,
-      py::arg("adapt_ladder") = sd.adapt_ladder, py::arg("within") = sd.within, py::arg("denoise") = sd.denoise);
+      py::arg("adapt_ladder") = sd.adapt_ladder, py::arg("within") = sd.within, py::arg("denoise") = sd.denoise,
+      py::arg("diagnostics") = sd.diagnostics);
   m.def("sampler_names", &facade::sampler_names);
   m.def("diagnostics", &ebm::python::diagnostics, py::arg("draws"), py::arg("names") = std::vector<std::string>{});
 

@@ -227,6 +227,8 @@ def test_errors_carry_the_library_messages(work, cli_model, tmp_path):
         (lambda: ebm.set_threads(0), ValueError, "threads: must be >= 1"),
         (lambda: ebm.sample(m, chains=10**6, steps=10**7), ValueError, "more than half this machine's memory"),
         (lambda: ebm.datasets.make("spirals", 10), ValueError, "spirals"),
+        (lambda: ebm.sample(m, chain=3), TypeError, "sample(): unknown keyword 'chain'; did you mean chains?"),
+        (lambda: ebm.train(np.zeros((10, 2)), stpes=3), TypeError, "unknown keyword 'stpes'; did you mean steps?"),
     ]
     for call, kind, text in cases:
         with pytest.raises(kind) as info:
@@ -355,6 +357,41 @@ def test_ctrl_c_stops_sampling_within_a_second(work, tmp_path, cli_model):
     code, seconds, out, err = run_and_interrupt(script, tmp_path, 0.5)
     assert code == 0 and out.strip() == "KI", (out, err)
     assert seconds < 1.0, seconds
+
+
+def test_an_energy_is_safe_to_share_between_threads(cli_model):
+    m = ebm.load(cli_model)
+    x = np.random.default_rng(0).normal(size=(2000, 2)).astype(np.float32)
+    expected = m.score(x)
+    results, errors = [], []
+
+    def work():
+        try:
+            for _ in range(20):
+                results.append(np.array_equal(m.score(x), expected))
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 80 and all(results)
+
+
+def test_diagnostics_can_be_skipped(cli_model):
+    s = ebm.sample(ebm.load(cli_model), chains=4, steps=100, seed=1, diagnostics=False)
+    assert s.diagnostics is None and s.draws.shape == (4, 50, 2)
+
+
+def test_to_torch_second_derivatives_are_finite_far_in_the_tails(cli_model):
+    torch = pytest.importorskip("torch")
+    module = ebm.to_torch(ebm.load(cli_model, dtype="float64"))
+    x = torch.tensor([[300.0, -300.0], [-1e3, 1e3]], dtype=torch.float64, requires_grad=True)
+    g = torch.autograd.grad(module(x).sum(), x, create_graph=True)[0]
+    lap = sum(torch.autograd.grad(g[:, j].sum(), x, retain_graph=True)[0][:, j] for j in range(2))
+    assert torch.isfinite(lap).all()
 
 
 def test_long_work_releases_the_gil(cli_model):

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -33,7 +34,8 @@ struct LoadedEnergy {
   RowVec<T> mean() const;
   RowVec<T> scale() const;
   /// Energies (N) and, when `scores` is not null, scores (N x D) at raw points x (N x D).
-  /// Not thread-safe (one evaluator is shared); throws InvalidArgument for a wrong D.
+  /// Thread-safe: calls from several threads take turns (each call is parallel inside); throws
+  /// InvalidArgument for a wrong D.
   void evaluate(const Mat<T>& x, Vec<T>& energies, Mat<T>* scores) const;
   /// The same at n x d points stored row by row from x, read where they are (a model's network).
   void evaluate_rows(const T* x, Index n, Index d, Vec<T>& energies, Mat<T>* scores) const;
@@ -41,7 +43,11 @@ struct LoadedEnergy {
   NoiseConditionalScore<T> noise_conditional_score() const;
 
  private:
-  std::shared_ptr<EnergyEvaluator<T>> evaluator_ = std::make_shared<EnergyEvaluator<T>>();
+  struct Evaluation {
+    std::mutex mutex;
+    EnergyEvaluator<T> evaluator;
+  };
+  std::shared_ptr<Evaluation> evaluation_ = std::make_shared<Evaluation>();
 };
 
 /// A model file (io::save_model) or a training checkpoint (io::save_checkpoint), values converted

@@ -37,6 +37,7 @@ struct SampleRequest {
   std::string within = "mala";   // pt: any sampler but pt
   bool denoise = false;          // ncsn: a final Tweedie step
   bool record_trace = false;     // also keep every thin-th state from the start
+  bool diagnostics = true;       // R-hat, ESS, MCSE of the kept draws (can cost more than the sampling)
   std::uint64_t seed = 0;
   /// Called after every update with (updates done, updates in all); may throw to stop the run.
   std::function<void(std::int64_t done, std::int64_t total)> progress;
