@@ -67,6 +67,7 @@ void train(const TrainArgs& a, const Globals& g) {
     if (!log) throw IoError(a.log + ": cannot open for writing (" + std::strerror(errno) + ")");
   }
   const bool contrastive = r.objective == "cd" || r.objective == "pcd";
+  const std::int64_t end = r.stop_at ? std::min(*r.stop_at, r.steps) : r.steps;  // the last step of this run
   const std::string units = r.standardize ? "standardized" : "raw";
   std::optional<ProgressBar> bar;
   const InterruptGuard interrupts;
@@ -74,7 +75,7 @@ void train(const TrainArgs& a, const Globals& g) {
     if (!g.quiet) std::cerr << "ebm train: " << line << "\n";
   };
   r.on_step = [&](const TrainProgress& p) {
-    if (!bar) bar.emplace(progress_enabled(g), p.step - 1, r.stop_at ? std::min(*r.stop_at, r.steps) : r.steps);
+    if (!bar) bar.emplace(progress_enabled(g), p.step - 1, end);
     const bool evaluated = p.has_held_out && r.eval_every > 0 && p.step % r.eval_every == 0;
     if (log.is_open() && (p.step % a.log_every == 0 || p.step == p.total || evaluated)) {
       nlohmann::json line = {{"step", p.step}, {"loss", number_or_null(p.loss)}, {"lr", p.lr},
@@ -108,7 +109,7 @@ void train(const TrainArgs& a, const Globals& g) {
   if (trained->interrupted_at)
     throw Interrupted(std::string(InterruptGuard::signal_name()) + ": interrupted at step " +
                       std::to_string(*trained->interrupted_at) + " of " +
-                      std::to_string(r.stop_at ? std::min(*r.stop_at, r.steps) : r.steps) +
+                      std::to_string(end) +
                       ", checkpoint written; resume with: ebm train --resume " + trained->interrupt_checkpoint + " -o " + a.output);
   io::save_model<T>(a.output, trained->network, trained->info);
   const TrainResult& res = trained->result;

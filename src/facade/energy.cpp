@@ -14,6 +14,7 @@
 #include <fstream>
 #include <span>
 #include <sstream>
+#include <type_traits>
 #include <vector>
 
 namespace ebm::facade {
@@ -142,6 +143,21 @@ LoadedEnergy<T> model_energy(nn::Network<T> network, io::ModelInfo info, const s
   return out;
 }
 
+template <class U, class T>
+LoadedEnergy<U> in_precision(const LoadedEnergy<T>& e) {
+  if constexpr (std::is_same_v<U, T>) {
+    return e;
+  } else {
+    if (!e.is_model) throw InvalidArgument(e.source + ": this energy exists in one precision only; create it in the one needed");
+    nn::Network<U> net = nn::Network<U>::from_json(e.network->architecture(), 0, e.source);
+    const std::vector<Mat<T>>& values = e.network->parameter_values();
+    net.edit_parameters([&](std::vector<Mat<U>*>& p) {
+      for (std::size_t i = 0; i < p.size(); ++i) *p[i] = values[i].template cast<U>();
+    });
+    return model_energy<U>(std::move(net), e.info, e.source);
+  }
+}
+
 template <class T>
 LoadedEnergy<T> load_energy_json(const std::string& path) {
   try {
@@ -225,5 +241,9 @@ std::string architecture_text(const std::string& spec, Index dim) {
 EBM_FACADE_INSTANTIATE(float)
 EBM_FACADE_INSTANTIATE(double)
 #undef EBM_FACADE_INSTANTIATE
+template LoadedEnergy<float> in_precision<float, float>(const LoadedEnergy<float>&);
+template LoadedEnergy<float> in_precision<float, double>(const LoadedEnergy<double>&);
+template LoadedEnergy<double> in_precision<double, float>(const LoadedEnergy<float>&);
+template LoadedEnergy<double> in_precision<double, double>(const LoadedEnergy<double>&);
 
 }  // namespace ebm::facade

@@ -344,13 +344,8 @@ Trained<T> train(const Mat<T>& data, const TrainRequest& r) {
       network.edit_parameters([&](std::vector<Mat<T>*>& p) {
         for (std::size_t i = 0; i < p.size(); ++i) *p[i] = older.parameters[i];
       });
-      TrainRequest slower = r;
-      slower.lr = lr;
-      TrainerOptions o = slower.trainer_options();
-      o.flip_height = trainer_options.flip_height;
-      o.flip_width = trainer_options.flip_width;
-      o.flip_channels = trainer_options.flip_channels;
-      trainer = std::make_unique<Trainer<T>>(model, objective, o);
+      trainer_options.adam.lr = trainer_options.sgd.lr = lr;  // the optimizer's own, whichever it is
+      trainer = std::make_unique<Trainer<T>>(model, objective, trainer_options);
       trainer->load_state(older.state);
       newer = older;
       nlohmann::json c = nlohmann::json::parse(config);

@@ -200,21 +200,6 @@ struct CallableEnergy {
 
 // ----- the Energy class: a loaded energy in float32 or float64 -----
 
-template <class U, class T>
-facade::LoadedEnergy<U> converted(const facade::LoadedEnergy<T>& e) {
-  if constexpr (std::is_same_v<U, T>) {
-    return e;
-  } else {
-    if (!e.is_model) throw py::type_error(e.source + ": this energy exists in one precision only; create it with the dtype needed");
-    nn::Network<U> net = nn::Network<U>::from_json(e.network->architecture(), 0, e.source);
-    const std::vector<Mat<T>>& values = e.network->parameter_values();
-    net.edit_parameters([&](std::vector<Mat<U>*>& p) {
-      for (std::size_t i = 0; i < p.size(); ++i) *p[i] = values[i].template cast<U>();
-    });
-    return facade::model_energy<U>(std::move(net), e.info, e.source);
-  }
-}
-
 class PyEnergy {
  public:
   using Variant = std::variant<facade::LoadedEnergy<float>, facade::LoadedEnergy<double>>;
@@ -228,7 +213,11 @@ class PyEnergy {
   /// The energy in precision T (a model in the other precision is converted).
   template <class T>
   facade::LoadedEnergy<T> as() const {
-    return visit([]<class S>(const facade::LoadedEnergy<S>& e) { return converted<T>(e); });
+    return visit([]<class S>(const facade::LoadedEnergy<S>& e) {
+      if (!std::is_same_v<S, T> && !e.is_model)
+        throw py::type_error(e.source + ": this energy exists in one precision only; create it with the dtype needed");
+      return facade::in_precision<T>(e);
+    });
   }
   Index dim() const {
     return visit([](const auto& e) { return e.dim(); });

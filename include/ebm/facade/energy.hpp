@@ -58,6 +58,10 @@ LoadedEnergy<T> load_model(const std::string& path);
 /// from the file io::save_model writes. FormatError for a conditional network without noise levels.
 template <class T>
 LoadedEnergy<T> model_energy(nn::Network<T> network, io::ModelInfo info, const std::string& source);
+/// The same model in precision U (parameters converted; metadata and source kept). InvalidArgument
+/// for an energy that is not a model (an analytic or user-written one exists in one precision).
+template <class U, class T>
+LoadedEnergy<U> in_precision(const LoadedEnergy<T>& e);
 /// An analytic energy described in a JSON file (energy/json.hpp); FormatError naming the file.
 template <class T>
 LoadedEnergy<T> load_energy_json(const std::string& path);
