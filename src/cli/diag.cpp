@@ -20,16 +20,16 @@ struct DiagArgs {
 };
 
 void diag(const DiagArgs& a) {
+  if (matrix_format(a.file) == MatrixFormat::Npy)
+    throw FormatError(a.file + ": a .npy file holds points without chain and step; diag reads a samples .csv or .tsv "
+                      "(ebm sample -o s.csv)");
   const Table<double> t = read_table<double>(a.file);
   const MatD& v = t.values;
   if (v.cols() < 3)
     throw FormatError(a.file + " has " + std::to_string(v.cols()) + " columns, expected chain, step, x0, ... (at least 3)");
-  if (t.columns[0] != "chain" || t.columns[1] != "step") {
-    // A .npy file has no names; a CSV with other names is not a samples file.
-    if (matrix_format(a.file) != MatrixFormat::Npy)
-      throw FormatError(a.file + ": the first two columns must be 'chain' and 'step', got '" + t.columns[0] + "' and '" +
-                        t.columns[1] + "'");
-  }
+  if (t.columns[0] != "chain" || t.columns[1] != "step")
+    throw FormatError(a.file + ": the first two columns must be 'chain' and 'step', got '" + t.columns[0] + "' and '" +
+                      t.columns[1] + "'");
   const Index d = v.cols() - 2;
   // Rows grouped by chain in order of first appearance; steps must increase within a chain.
   std::map<double, std::size_t> slot;

@@ -170,6 +170,10 @@ void run_trace(const PlotArgs& a, const Globals& g) {
   const std::int64_t max_chains = a.chains.value_or(4);
   require_at_least("--chains", max_chains, 1);
   const std::vector<double> dims_d = parse_numbers("--dims", a.dims);
+  require_given("--samples", a.samples);
+  if (matrix_format(a.samples) == MatrixFormat::Npy)
+    throw FormatError(a.samples + ": a .npy file holds points without chain and step; trace plots read a samples .csv or "
+                      ".tsv (ebm sample -o s.csv)");
   const SampleFile s = read_samples(a.samples);
   std::vector<Index> dims;
   for (double d : dims_d) {

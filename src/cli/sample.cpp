@@ -2,6 +2,7 @@
 // x0..x{D-1}), with the MCMC diagnostics on stderr and optionally as JSON (--report).
 #include "commands.hpp"
 
+#include <ebm/data/matrix_file.hpp>
 #include <ebm/diag/mcmc.hpp>
 #include <ebm/facade/sample.hpp>
 #include <ebm/sample/registry.hpp>
@@ -53,7 +54,9 @@ void sample(const SampleArgs& a, const Globals& g) {
   const Index kept = static_cast<Index>(r.chains_kept.size());
   const Index s = r.draws_per_chain;
 
-  // Rows chain, step, x...
+  // Rows chain, step, x... A .npy file has no column names, so it holds the draws alone (chains
+  // one after another, as the rows of a CSV): every reader takes a .npy file as points.
+  const bool points_only = a.output != "-" && matrix_format(a.output, true) == MatrixFormat::Npy;
   const bool wide = std::is_same_v<T, float> && double(request.chains) + double(sampled.step_of(s - 1)) >= 16777216.0;
   auto write = [&]<class U>(U) {
     Mat<U> out(kept * s, d + 2);
@@ -95,12 +98,16 @@ void sample(const SampleArgs& a, const Globals& g) {
                                                 : "(diagnostics need >= " + std::to_string(kMinDrawsPerChain) +
                                                       " draws per chain, got " + std::to_string(s) + ")\n";
 
-  if (wide) write(double{});
+  if (points_only) write_points<T>(a.output, r.samples, {});
+  else if (wide) write(double{});
   else write(T{});
   if (!a.report.empty()) write_text_file(a.report, report.dump(2) + "\n");
   if (!g.quiet) {
     std::cerr << "ebm sample: " << request.sampler << ", " << kept << " chains x " << s << " draws, D = " << d << ", "
               << fmt(r.seconds) << " s -> " << a.output << "\n";
+    if (points_only)
+      std::cerr << "ebm sample: " << a.output << " holds the draws only, chain after chain (" << kept << " x " << s
+                << " rows); a .csv keeps the chain and step columns that diag and plot trace need\n";
     if (!r.failures.empty()) {
       std::cerr << "ebm sample: " << r.failures.size() << " chain(s) stopped at a non-finite state (not written):";
       for (std::size_t i = 0; i < std::min<std::size_t>(r.failures.size(), 10); ++i)
@@ -141,7 +148,7 @@ void add_sample(CLI::App& app, Context& ctx) {
   sub->add_option("--replicas", a->request.replicas, "pt: replicas on the geometric temperature ladder (default 8)");
   sub->add_flag("--adapt-ladder", a->request.adapt_ladder, "pt: re-space the temperatures during burn-in towards equal swap rates");
   sub->add_option("--within", a->request.within, "pt: the kernel within each replica (default mala; hmc, nuts, underdamped)")->transform(lowercase());
-  sub->add_option("-o,--output", a->output, "Samples file (.csv, .tsv or .npy): columns chain, step, x0..");
+  sub->add_option("-o,--output", a->output, "Samples file: .csv or .tsv with columns chain, step, x0..; .npy holds the draws alone");
   sub->add_option("--report", a->report, "Write the diagnostics as JSON to this file");
   sub->add_flag("--float64", a->float64, "Sample in double precision (default float32)");
   const Globals& g = ctx.globals;

@@ -190,11 +190,27 @@ TEST(CliSample, WritesChainStepAndCoordinatesWithAReport) {
   EXPECT_GT(acc, 0.2);
   EXPECT_LE(acc, 1.0);
 
-  // The same draws as .npy, quietly.
+  // The same draws as .npy, quietly: the draws alone (a .npy has no names to mark chain and step).
   const CommandResult q = run("sample --model m.safetensors --chains 8 --steps 40 --burn-in 20 --thin 2 -o s.npy --quiet");
   ASSERT_EQ(q.exit_code, 0) << q.err;
   EXPECT_TRUE(q.err.empty()) << q.err;
-  EXPECT_EQ(ebm::read_npy<double>(path("s.npy")), t.values.cast<float>().cast<double>());
+  const ebm::MatD draws = t.values.rightCols(2);
+  EXPECT_EQ(ebm::read_npy<double>(path("s.npy")), draws.cast<float>().cast<double>());
+  const CommandResult loud = run("sample --model m.safetensors --chains 8 --steps 40 --burn-in 20 --thin 2 -o s2.npy");
+  ASSERT_EQ(loud.exit_code, 0) << loud.err;
+  EXPECT_NE(loud.err.find("holds the draws only, chain after chain (8 x 10 rows)"), std::string::npos) << loud.err;
+
+  // Every reader takes it as points; those that need chains refuse it and say why.
+  const CommandResult energy = run("energy --model m.safetensors --at s.npy -o e.csv --quiet");
+  EXPECT_EQ(energy.exit_code, 0) << energy.err;
+  EXPECT_EQ(table("e.csv").values.rows(), 80);
+  for (const std::string command : {"diag s.npy", "plot trace --samples s.npy -o t.png"}) {
+    const CommandResult refused = run(command);
+    EXPECT_NE(refused.exit_code, 0) << command;
+    EXPECT_NE(refused.err.find("s.npy: a .npy file holds points without chain and step"), std::string::npos)
+        << command << ": " << refused.err;
+  }
+  EXPECT_FALSE(std::filesystem::exists(path("t.png")));
 }
 
 TEST(CliSample, EverySamplerOnAnAnalyticEnergy) {
