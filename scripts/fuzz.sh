@@ -12,10 +12,10 @@ run_tests=1
 [[ "${2:-}" == "--no-tests" ]] && run_tests=0
 scripts/setup.sh --with-fuzz
 cmake --preset fuzz >/dev/null
-harnesses=(model checkpoint npy idx idx_gz csv energy_json config)
+harnesses=(model checkpoint npy npz idx idx_gz csv energy_json config)
 targets=()
 for h in "${harnesses[@]}"; do targets+=("fuzz_$h"); done
-suites=(test_core_atomic_file test_io_model_file test_io_safetensors test_io_network_files test_data_csv test_data_idx test_data_npy
+suites=(test_core_atomic_file test_io_model_file test_io_safetensors test_io_network_files test_data_csv test_data_idx test_data_npy test_data_npz
         test_data_matrix_file test_data_dataset test_energy_analytic test_energy_mlp test_sample_kernels
         test_sample_samplers test_facade test_cli)
 if [[ $run_tests -eq 1 ]]; then targets+=("${suites[@]}"); fi

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 packages=(g++ cmake ninja-build libeigen3-dev librandom123-dev libcli11-dev nlohmann-json3-dev
-          libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libcairo2-dev pkg-config
+          libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libzip-dev libcairo2-dev pkg-config
           python3-dev pybind11-dev python3-numpy)
 for option in "$@"; do
   case "$option" in

@@ -20,8 +20,8 @@ struct DiagArgs {
 };
 
 void diag(const DiagArgs& a) {
-  if (matrix_format(a.file) == MatrixFormat::Npy)
-    throw FormatError(a.file + ": a .npy file holds points without chain and step; diag reads a samples .csv or .tsv "
+  if (matrix_format(a.file) == MatrixFormat::Npy || matrix_format(a.file) == MatrixFormat::Npz)
+    throw FormatError(a.file + ": a NumPy file holds points without chain and step; diag reads a samples .csv or .tsv "
                       "(ebm sample -o s.csv)");
   const Table<double> t = read_table<double>(a.file);
   const MatD& v = t.values;

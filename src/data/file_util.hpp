@@ -1,6 +1,7 @@
 #pragma once
 // Reading helpers shared by the data readers (private to src/data).
 #include <ebm/core/error.hpp>
+#include <ebm/core/types.hpp>
 
 #include <cstdint>
 #include <cstdio>
@@ -48,6 +49,11 @@ inline constexpr std::uint64_t kMaxColumns = std::uint64_t{1} << 20;
 std::uint64_t input_memory_budget();
 /// The message tail for a file over the budget.
 std::string over_budget(std::uint64_t needed);
+
+/// An .npy file's content held in memory (an .npz member), read as read_npy reads a file;
+/// `pre` ("where: file: member: ") starts every message.
+template <class T>
+Mat<T> npy_from_bytes(std::string_view bytes, const std::string& pre);
 
 /// "x<j>", the name of column j when a file has none.
 std::string column_name(std::size_t j);

@@ -3,6 +3,7 @@
 #include <ebm/core/atomic_file.hpp>
 #include <ebm/data/matrix_file.hpp>
 #include <ebm/data/npy.hpp>
+#include <ebm/data/npz.hpp>
 
 #include "file_util.hpp"
 
@@ -62,17 +63,20 @@ MatrixFormat matrix_format(std::string_view path, bool for_writing) {
     f = MatrixFormat::Txt;
   } else if (ends_with(name, ".npy")) {
     f = MatrixFormat::Npy;
+  } else if (ends_with(name, ".npz")) {
+    f = MatrixFormat::Npz;
   } else if (ends_with(name, ".idx") || ends_with(name, "-ubyte")) {
     f = MatrixFormat::Idx;
   } else {
     return fail("unknown extension " + extension_of(path) +
                 (for_writing ? " (writable: .csv, .tsv, .txt, .npy)"
-                             : " (readable: .csv, .tsv, .txt, .npy, .idx, *-ubyte, and those .gz)"));
+                             : " (readable: .csv, .tsv, .txt, .npy, .npz, .idx, *-ubyte; all but .npy and .npz also .gz)"));
   }
-  if (gz && (for_writing || f == MatrixFormat::Npy)) {
+  if (gz && (for_writing || f == MatrixFormat::Npy || f == MatrixFormat::Npz)) {
     return fail(for_writing ? "cannot write gzip'd files (write the plain file and compress it)"
-                            : "gzip'd .npy files are not supported (decompress it first)");
+                            : "gzip'd .npy and .npz files are not supported (decompress it first)");
   }
+  if (for_writing && f == MatrixFormat::Npz) return fail("cannot write .npz files (use .npy)");
   if (for_writing && f == MatrixFormat::Idx) return fail("cannot write IDX files (use .npy or .csv)");
   return f;
 }
@@ -92,6 +96,7 @@ Table<T> read_table(const std::string& path) {
       return read_csv<T>(path, o);
     }
     case MatrixFormat::Npy: return with_generated_names<T>(read_npy<T>(path));
+    case MatrixFormat::Npz: return with_generated_names<T>(read_npz<T>(path));
     case MatrixFormat::Idx: {
       const IdxArray a = read_idx(path);
       try {
@@ -121,6 +126,7 @@ void write_matrix(const std::string& path, const Mat<T>& m, const std::vector<st
       return;
     }
     case MatrixFormat::Npy: return write_npy<T>(path, m);
+    case MatrixFormat::Npz:
     case MatrixFormat::Idx: break;
   }
   throw InvalidArgument("write_matrix: " + path + ": cannot write this format");

@@ -253,12 +253,26 @@ T convert(const unsigned char* p, const Dtype& t) {
   return T(0);
 }
 
-}  // namespace
+// The bytes of an .npy held in memory (a member of an .npz), read like a file.
+class ByteSource {
+ public:
+  explicit ByteSource(std::string_view bytes) : bytes_(bytes) {}
+  std::uint64_t size() const { return bytes_.size(); }
+  std::size_t read(void* out, std::size_t n) {
+    n = std::min(n, bytes_.size() - position_);
+    std::memcpy(out, bytes_.data() + position_, n);
+    position_ += n;
+    return n;
+  }
 
-template <class T>
-Mat<T> read_npy(const std::string& path) {
-  const std::string pre = prefix(kWhere, path);
-  InputFile in(path, kWhere);
+ private:
+  std::string_view bytes_;
+  std::size_t position_ = 0;
+};
+
+// `in` has size() and read(out, n) -> bytes read; `pre` starts every message.
+template <class T, class Source>
+Mat<T> parse_npy(Source& in, const std::string& pre) {
   const std::uint64_t size = in.size();
   if (size == 0) throw FormatError(pre + "empty file");
 
@@ -377,6 +391,20 @@ Mat<T> read_npy(const std::string& path) {
   return out;
 }
 
+}  // namespace
+
+template <class T>
+Mat<T> read_npy(const std::string& path) {
+  InputFile in(path, kWhere);
+  return parse_npy<T>(in, prefix(kWhere, path));
+}
+
+template <class T>
+Mat<T> data_detail::npy_from_bytes(std::string_view bytes, const std::string& pre) {
+  ByteSource in(bytes);
+  return parse_npy<T>(in, pre);
+}
+
 template <class T>
 void write_npy(const std::string& path, const Mat<T>& m) {
   require_finite(m, "write_npy", "matrix");
@@ -400,6 +428,8 @@ void write_npy(const std::string& path, const Mat<T>& m) {
 
 template Mat<float> read_npy<float>(const std::string&);
 template Mat<double> read_npy<double>(const std::string&);
+template Mat<float> data_detail::npy_from_bytes<float>(std::string_view, const std::string&);
+template Mat<double> data_detail::npy_from_bytes<double>(std::string_view, const std::string&);
 template void write_npy<float>(const std::string&, const Mat<float>&);
 template void write_npy<double>(const std::string&, const Mat<double>&);
 

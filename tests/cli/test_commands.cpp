@@ -207,7 +207,7 @@ TEST(CliSample, WritesChainStepAndCoordinatesWithAReport) {
   for (const std::string command : {"diag s.npy", "plot trace --samples s.npy -o t.png"}) {
     const CommandResult refused = run(command);
     EXPECT_NE(refused.exit_code, 0) << command;
-    EXPECT_NE(refused.err.find("s.npy: a .npy file holds points without chain and step"), std::string::npos)
+    EXPECT_NE(refused.err.find("s.npy: a NumPy file holds points without chain and step"), std::string::npos)
         << command << ": " << refused.err;
   }
   EXPECT_FALSE(std::filesystem::exists(path("t.png")));

@@ -4,6 +4,7 @@
 //   .csv          CSV (data/csv.hpp), header detected          read, write
 //   .tsv          tab-separated, header detected                read, write
 //   .npy          NumPy (data/npy.hpp)                          read, write
+//   .npz          NumPy archive of one array (data/npz.hpp)     read
 //   .idx, *-ubyte IDX (data/idx.hpp): ubyte images scaled to [0, 1], see idx_to_matrix   read
 //   <any of these>.gz   gzip'd CSV, TSV or IDX                  read
 // Anything else is an InvalidArgument naming the extension.
@@ -16,7 +17,7 @@
 
 namespace ebm {
 
-enum class MatrixFormat { Csv, Tsv, Txt, Npy, Idx };  // Txt: blank-separated, as NumPy's savetxt
+enum class MatrixFormat { Csv, Tsv, Txt, Npy, Npz, Idx };  // Txt: blank-separated, as NumPy's savetxt
 
 /// The format a file name stands for; `for_writing` rejects the read-only ones (IDX, .gz).
 MatrixFormat matrix_format(std::string_view path, bool for_writing = false);
