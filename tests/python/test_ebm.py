@@ -59,14 +59,17 @@ def test_train_gives_the_cli_model_bit_for_bit(work, cli_model):
 
 def test_sample_gives_the_cli_draws_bit_for_bit(work, cli_model):
     for sampler in ("mala", "nuts"):
-        r = cli("sample", "--model", cli_model.name, "--sampler", sampler, "--chains", 6, "--steps", 60, "--seed", 9,
-                "-o", f"s_{sampler}.npy", cwd=work)
-        assert r.returncode == 0, r.stderr
-        rows = np.load(work / f"s_{sampler}.npy")
+        for ext in ("npy", "csv"):  # .npy: the draws alone; .csv: chain, step, x0, x1
+            r = cli("sample", "--model", cli_model.name, "--sampler", sampler, "--chains", 6, "--steps", 60, "--seed", 9,
+                    "-o", f"s_{sampler}.{ext}", cwd=work)
+            assert r.returncode == 0, r.stderr
+        draws = np.load(work / f"s_{sampler}.npy")
+        rows = np.loadtxt(work / f"s_{sampler}.csv", delimiter=",", skiprows=1)
         s = ebm.sample(ebm.load(cli_model), sampler=sampler, chains=6, steps=60, seed=9)
         c, n, d = s.draws.shape
         assert s.draws.dtype == np.float32 and (c, n, d) == (6, 30, 2)
-        np.testing.assert_array_equal(rows[:, 2:], s.draws.reshape(c * n, d))
+        np.testing.assert_array_equal(draws, s.draws.reshape(c * n, d))
+        np.testing.assert_array_equal(rows[:, 2:].astype(np.float32), s.draws.reshape(c * n, d))
         np.testing.assert_array_equal(rows[:, 0], np.repeat(s.chains, n))
         np.testing.assert_array_equal(rows[:, 1], np.tile(s.steps, c))
 
