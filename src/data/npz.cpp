@@ -32,10 +32,6 @@ std::string zip_message(int code) {
   return text;
 }
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 }  // namespace
 
 template <class T>
@@ -66,7 +62,7 @@ Mat<T> read_npz(const std::string& path) {
     throw FormatError(pre + "unreadable member 0 (" + zip_strerror(archive.get()) + ")");
   const std::string member = st.name;
   const std::string mpre = pre + member + ": ";
-  if (!ends_with(member, ".npy")) throw FormatError(mpre + "not an .npy member (np.savez names them NAME.npy)");
+  if (!member.ends_with(".npy")) throw FormatError(mpre + "not an .npy member (np.savez names them NAME.npy)");
   if (st.size > data_detail::input_memory_budget()) throw FormatError(mpre + "decompressed, it " + data_detail::over_budget(st.size));
   std::unique_ptr<zip_file_t, MemberCloser> file(zip_fopen_index(archive.get(), 0, 0));
   if (!file) throw FormatError(mpre + "cannot be opened (" + zip_strerror(archive.get()) + ")");
