@@ -220,6 +220,13 @@ Mat<T> read_points(const std::string& path, Index dim, const std::string& expect
   return std::move(t.values);
 }
 
+void require_chain_columns(const std::string& path, const std::string& reader) {
+  const MatrixFormat f = matrix_format(path);
+  if (f == MatrixFormat::Npy || f == MatrixFormat::Npz)
+    throw FormatError(path + ": a NumPy file holds points without chain and step; " + reader +
+                      " reads a samples .csv or .tsv (ebm sample -o s.csv)");
+}
+
 template <class T>
 void write_points(const std::string& path, const Mat<T>& m, const std::vector<std::string>& columns) {
   for (Index i = 0; i < m.rows(); ++i)

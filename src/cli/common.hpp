@@ -124,6 +124,9 @@ UsageError flag_error(const InvalidArgument& e);
 /// A mismatch is a FormatError "FILE has 3 columns but the model expects 2".
 template <class T>
 Mat<T> read_points(const std::string& path, Index dim, const std::string& expects);
+/// Refuses a file that cannot hold chains: a NumPy file (.npy, .npz) has no column names, so
+/// `ebm sample` writes the draws alone there. `reader` says who needs the chains ("diag").
+void require_chain_columns(const std::string& path, const std::string& reader);
 /// Writes m with column names, after checking every value is finite (NumericalError naming the
 /// row and column otherwise): no NaN ever reaches an output file. Atomic.
 template <class T>

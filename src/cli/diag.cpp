@@ -20,9 +20,7 @@ struct DiagArgs {
 };
 
 void diag(const DiagArgs& a) {
-  if (matrix_format(a.file) == MatrixFormat::Npy || matrix_format(a.file) == MatrixFormat::Npz)
-    throw FormatError(a.file + ": a NumPy file holds points without chain and step; diag reads a samples .csv or .tsv "
-                      "(ebm sample -o s.csv)");
+  require_chain_columns(a.file, "diag");
   const Table<double> t = read_table<double>(a.file);
   const MatD& v = t.values;
   if (v.cols() < 3)

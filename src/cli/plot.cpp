@@ -171,9 +171,7 @@ void run_trace(const PlotArgs& a, const Globals& g) {
   require_at_least("--chains", max_chains, 1);
   const std::vector<double> dims_d = parse_numbers("--dims", a.dims);
   require_given("--samples", a.samples);
-  if (matrix_format(a.samples) == MatrixFormat::Npy || matrix_format(a.samples) == MatrixFormat::Npz)
-    throw FormatError(a.samples + ": a NumPy file holds points without chain and step; trace plots read a samples .csv or "
-                      ".tsv (ebm sample -o s.csv)");
+  require_chain_columns(a.samples, "plot trace");
   const SampleFile s = read_samples(a.samples);
   std::vector<Index> dims;
   for (double d : dims_d) {
