@@ -67,7 +67,8 @@ void train(const TrainArgs& a, const Globals& g) {
     if (!log) throw IoError(a.log + ": cannot open for writing (" + std::strerror(errno) + ")");
   }
   const bool contrastive = r.objective == "cd" || r.objective == "pcd";
-  const std::int64_t end = r.stop_at ? std::min(*r.stop_at, r.steps) : r.steps;  // the last step of this run
+  const std::int64_t steps = r.steps_or_default();
+  const std::int64_t end = r.stop_at ? std::min(*r.stop_at, steps) : steps;  // the last step of this run
   const std::string units = r.standardize ? "standardized" : "raw";
   std::optional<ProgressBar> bar;
   const InterruptGuard interrupts;
@@ -132,7 +133,7 @@ void add_train(CLI::App& app, Context& ctx) {
                   "Architecture: mlp:WIDTHxWIDTH...:ACTIVATION (default mlp:128x128:softplus) or a JSON architecture file "
                   "(docs/networks.md, examples/models/)");
   sub->add_option("--objective", a->request.objective, "sm (exact score matching, default), ssm, dsm, cd or pcd")->transform(lowercase());
-  sub->add_option("--steps", a->request.steps, "Total optimizer steps of the run (default 1000)");
+  sub->add_option("--steps", a->request.steps, "Total optimizer steps of the run (default 1000; cd, pcd: 5000)");
   sub->add_option("--batch", a->request.batch, "Batch size (default 256; full batch when >= N)");
   sub->add_option("--lr", a->request.lr, "Learning rate (default 1e-3)");
   sub->add_option("-o,--output", a->output, "Model file to write (.safetensors)");
@@ -156,10 +157,10 @@ void add_train(CLI::App& app, Context& ctx) {
   sub->add_option("--noise-levels", a->request.noise_levels, "dsm: number of noise levels (default 1)");
   sub->add_option("--projections", a->request.projections, "ssm: random projections per point (default 1)");
   sub->add_option("--langevin-steps", a->request.langevin_steps, "cd/pcd: Langevin steps per negative (default 10)");
-  sub->add_option("--langevin-step-size", a->request.langevin_step_size, "cd/pcd: Langevin step size (default 0.01)");
+  sub->add_option("--langevin-step-size", a->request.langevin_step_size, "cd/pcd: Langevin step size (default cd 0.05, pcd 0.01)");
   sub->add_option("--buffer-size", a->request.buffer_size, "pcd: replay buffer size (default 10000)");
   sub->add_option("--energy-penalty", a->request.energy_penalty,
-                  "cd/pcd: alpha of the regulariser alpha (E(data)^2 + E(negatives)^2) (default 0)");
+                  "cd/pcd: alpha of the regulariser alpha (E(data)^2 + E(negatives)^2) (default 0.1; 0: off)");
   sub->add_option("--restart-fraction", a->request.restart_fraction,
                   "pcd: share of the buffer's chains restarted from noise each step (default 0.05)");
   sub->add_option("--on-divergence", a->request.on_divergence,

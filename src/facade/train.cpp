@@ -59,8 +59,26 @@ std::string divergence(const TrainProgress& p, double threshold, Index dim) {
 
 }  // namespace
 
+ObjectiveDefaults objective_defaults(const std::string& objective) {
+  ObjectiveDefaults d;
+  if (objective == "cd" || objective == "pcd") {
+    d.steps = 5000;
+    d.energy_penalty = 0.1;
+    if (objective == "cd") d.langevin_step_size = 0.05;
+  }
+  return d;
+}
+
+std::int64_t TrainRequest::steps_or_default() const { return steps.value_or(objective_defaults(objective).steps); }
+double TrainRequest::langevin_step_size_or_default() const {
+  return langevin_step_size.value_or(objective_defaults(objective).langevin_step_size);
+}
+double TrainRequest::energy_penalty_or_default() const {
+  return energy_penalty.value_or(objective_defaults(objective).energy_penalty);
+}
+
 void TrainRequest::validate() const {
-  at_least("steps", steps, 1);
+  at_least("steps", steps_or_default(), 1);
   at_least("batch", batch, 1);
   positive("lr", lr);
   nonnegative("weight_decay", weight_decay);
@@ -80,9 +98,9 @@ void TrainRequest::validate() const {
     throw InvalidArgument("sigma_max: must exceed sigma (" + text(sigma) + ") with noise_levels > 1, got " + text(sigma_max));
   at_least("projections", projections, 1);
   at_least("langevin_steps", langevin_steps, 1);
-  positive("langevin_step_size", langevin_step_size);
+  positive("langevin_step_size", langevin_step_size_or_default());
   at_least("buffer_size", buffer_size, 1);
-  nonnegative("energy_penalty", energy_penalty);
+  nonnegative("energy_penalty", energy_penalty_or_default());
   if (!(restart_fraction >= 0 && restart_fraction <= 1))
     throw InvalidArgument("restart_fraction: must be in [0, 1], got " + text(restart_fraction));
   if (on_divergence != "stop" && on_divergence != "rollback")
@@ -104,9 +122,9 @@ ObjectiveOptions TrainRequest::objective_options() const {
   o.sigma_max = sigma_max;
   o.projections = projections;
   o.langevin_steps = langevin_steps;
-  o.langevin_step_size = langevin_step_size;
+  o.langevin_step_size = langevin_step_size_or_default();
   o.buffer_size = buffer_size;
-  o.energy_penalty = energy_penalty;
+  o.energy_penalty = energy_penalty_or_default();
   o.reinit_fraction = restart_fraction;
   o.validate();
   return o;
@@ -114,7 +132,7 @@ ObjectiveOptions TrainRequest::objective_options() const {
 
 TrainerOptions TrainRequest::trainer_options() const {
   TrainerOptions t;
-  t.steps = steps;
+  t.steps = steps_or_default();
   t.batch_size = batch;
   t.seed = seed;
   if (optimizer == "adam" || optimizer == "adamw") {
@@ -146,7 +164,7 @@ TrainerOptions TrainRequest::trainer_options() const {
 std::string TrainRequest::run_config() const {
   nlohmann::json c = {{"model", model},
                             {"objective", objective},
-                            {"steps", steps},
+                            {"steps", steps_or_default()},
                             {"batch", batch},
                             {"lr", lr},
                             {"schedule", schedule},
@@ -163,9 +181,9 @@ std::string TrainRequest::run_config() const {
                             {"noise-levels", noise_levels},
                             {"projections", projections},
                             {"langevin-steps", langevin_steps},
-                            {"langevin-step-size", langevin_step_size},
+                            {"langevin-step-size", langevin_step_size_or_default()},
                             {"buffer-size", buffer_size},
-                            {"energy-penalty", energy_penalty},
+                            {"energy-penalty", energy_penalty_or_default()},
                             {"restart-fraction", restart_fraction},
                             {"on-divergence", on_divergence},
                             {"divergence-threshold", divergence_threshold},
@@ -281,10 +299,11 @@ Trained<T> train(const Mat<T>& data, const TrainRequest& r) {
   auto trainer = std::make_unique<Trainer<T>>(model, objective, trainer_options);
   if (ckpt) trainer->load_state(std::move(ckpt->state));
   const std::int64_t first = trainer->step();
-  if (ckpt && first >= r.steps)
-    throw InvalidArgument("steps: " + r.resume + " is at step " + std::to_string(first) + ", so steps " + std::to_string(r.steps) +
+  const std::int64_t steps = r.steps_or_default();
+  if (ckpt && first >= steps)
+    throw InvalidArgument("steps: " + r.resume + " is at step " + std::to_string(first) + ", so steps " + std::to_string(steps) +
                           " leaves nothing to do (ask for more steps)");
-  const std::int64_t end = r.stop_at ? std::min(*r.stop_at, r.steps) : r.steps;
+  const std::int64_t end = r.stop_at ? std::min(*r.stop_at, steps) : steps;
   std::string config = r.config_json.empty() ? r.run_config() : r.config_json;
 
   struct Stop {
@@ -298,7 +317,7 @@ Trained<T> train(const Mat<T>& data, const TrainRequest& r) {
   // steps. A run is often going wrong some steps before its loss shows it, so a rollback goes
   // to the older of the last two.
   const bool rollback = r.on_divergence == "rollback";
-  const std::int64_t snapshot_every = std::max<std::int64_t>(10, r.steps / 100);
+  const std::int64_t snapshot_every = std::max<std::int64_t>(10, steps / 100);
   struct Snapshot {
     std::vector<Mat<T>> parameters;
     TrainerState<T> state;

@@ -666,11 +666,11 @@ PYBIND11_MODULE(_ebm, m) {
   m.def(
       "train",
       [](const py::handle& data, const std::string& objective, const std::string& model, std::optional<std::string> architecture,
-         std::int64_t steps, std::int64_t batch, double lr, std::uint64_t seed, double held_out, std::optional<std::string> checkpoint,
+         std::optional<std::int64_t> steps, std::int64_t batch, double lr, std::uint64_t seed, double held_out, std::optional<std::string> checkpoint,
          std::int64_t checkpoint_every, std::optional<std::string> resume, py::object callback, const std::string& schedule,
          const std::string& optimizer, double weight_decay, double clip, double ema, bool standardize, std::int64_t eval_every,
          std::int64_t patience, double sigma, double sigma_max, std::int64_t noise_levels, std::int64_t projections,
-         std::int64_t langevin_steps, double langevin_step_size, std::int64_t buffer_size, double energy_penalty,
+         std::int64_t langevin_steps, std::optional<double> langevin_step_size, std::int64_t buffer_size, std::optional<double> energy_penalty,
          double restart_fraction, const std::string& on_divergence, double divergence_threshold, bool flip,
          std::optional<std::int64_t> stop_at, const std::string& dtype) {
         TrainCall c;

@@ -80,7 +80,7 @@ namespace {
 TEST(CliDivergence, StopsWithAMessageOrRollsBack) {
   ASSERT_EQ(run("data make rings --n 500 --seed 1 -o r5.csv --quiet").exit_code, 0);
   const std::string common = "train --data r5.csv --objective cd --model mlp:32x32 --langevin-steps 20 "
-                             "--langevin-step-size 0.5 --lr 0.02 --steps 200 --batch 128 --seed 1";
+                             "--langevin-step-size 0.5 --energy-penalty 0 --lr 0.02 --steps 200 --batch 128 --seed 1";
   const CommandResult stopped = run(common + " --log d.jsonl -o d.safetensors");
   EXPECT_EQ(stopped.exit_code, 1);
   EXPECT_NE(stopped.err.find("training diverged at step "), std::string::npos) << stopped.err;

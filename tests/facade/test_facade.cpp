@@ -9,6 +9,7 @@
 #include <ebm/io/checkpoint.hpp>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <functional>
@@ -61,6 +62,33 @@ TEST(FacadeRequests, NameTheFieldAndTheValue) {
   LogZRequest z;
   z.method = "simpson";
   EXPECT_EQ(message_of([&] { z.validate(); }), "normalize: expected grid or ais, got 'simpson'");
+}
+
+// Unset fields take the objective's defaults; what a run records (and a resume restores) is the
+// value it used, and a value given, 0 included, is kept.
+TEST(FacadeRequests, ContrastiveDivergenceHasItsOwnDefaults) {
+  TrainRequest t;
+  EXPECT_EQ(t.steps_or_default(), 1000);
+  EXPECT_EQ(t.energy_penalty_or_default(), 0);
+  t.objective = "cd";
+  EXPECT_EQ(t.steps_or_default(), 5000);
+  EXPECT_EQ(t.langevin_step_size_or_default(), 0.05);
+  EXPECT_EQ(t.energy_penalty_or_default(), 0.1);
+  EXPECT_EQ(t.objective_options().energy_penalty, 0.1);
+  EXPECT_EQ(t.trainer_options().steps, 5000);
+  const nlohmann::json saved = nlohmann::json::parse(t.run_config());
+  EXPECT_EQ(saved["steps"], 5000);
+  EXPECT_EQ(saved["langevin-step-size"], 0.05);
+  EXPECT_EQ(saved["energy-penalty"], 0.1);
+  t.objective = "pcd";
+  EXPECT_EQ(t.langevin_step_size_or_default(), 0.01);
+  EXPECT_EQ(t.energy_penalty_or_default(), 0.1);
+  t.energy_penalty = 0;
+  t.steps = 7;
+  EXPECT_EQ(t.objective_options().energy_penalty, 0);
+  EXPECT_EQ(t.trainer_options().steps, 7);
+  t.langevin_step_size = -1;
+  EXPECT_EQ(message_of([&] { t.validate(); }), "langevin_step_size: must be > 0, got -1");
 }
 
 TEST(FacadeSample, NutsOnAGaussianHasItsMoments) {

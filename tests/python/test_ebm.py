@@ -255,8 +255,12 @@ def test_keyword_defaults_are_the_options_structs():
     for text in ("chains: int = 64", "steps: int = 1000", "sampler: str = 'mala'", "max_depth: int = 10"):
         assert text in doc, text
     doc = ebm._ebm.train.__doc__
-    for text in ("steps: int = 1000", "batch: int = 256", "lr: float = 0.001", "objective: str = 'sm'"):
+    for text in ("batch: int = 256", "lr: float = 0.001", "objective: str = 'sm'"):
         assert text in doc, text
+    # Unset: the objective's own default (cd and pcd train longer, with an energy penalty).
+    for text in ("steps: Optional[int] = None", "energy_penalty: Optional[float] = None"):
+        assert text in doc, text
+    assert "steps (1000; cd, pcd: 5000)" in ebm.train.__doc__
 
 
 # ----- PyTorch -----

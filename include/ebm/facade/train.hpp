@@ -16,6 +16,19 @@
 
 namespace ebm::facade {
 
+/// The defaults that depend on the objective. Contrastive divergence needs more steps than score
+/// matching, and without the energy penalty its energies drift apart and the run diverges; cd's
+/// short chains from noise need a larger Langevin step than pcd's persistent ones. Measured on
+/// the toy sets, held-out NLL over 5 seeds: docs/training.md, "Defaults".
+struct ObjectiveDefaults {
+  std::int64_t steps = 1000;
+  double langevin_step_size = 0.01;
+  double energy_penalty = 0;
+};
+/// The defaults of `objective` (sm, ssm, dsm: the plain ObjectiveDefaults; an unknown name too,
+/// TrainRequest::validate names it).
+ObjectiveDefaults objective_defaults(const std::string& objective);
+
 /// What to train. Field names are the option names of every front end (`--weight-decay` on the
 /// command line, `weight_decay=` in Python); validate() names them in its messages.
 struct TrainRequest {
@@ -24,7 +37,8 @@ struct TrainRequest {
   /// The architecture's JSON text itself; when set, `model` only names it in messages.
   std::optional<std::string> architecture;
   std::string objective = "sm";     // sm, ssm, dsm, cd, pcd
-  std::int64_t steps = 1000;        // total optimiser steps of the run (a resumed run included)
+  /// Total optimiser steps of the run (a resumed run included); unset: the objective's default.
+  std::optional<std::int64_t> steps;
   std::int64_t batch = 256;         // full batch when >= N
   double lr = 1e-3;
   std::string schedule = "constant";  // train/optimizer.hpp parse_lr_schedule
@@ -37,9 +51,10 @@ struct TrainRequest {
   std::int64_t noise_levels = 1;      // dsm
   std::int64_t projections = 1;       // ssm
   std::int64_t langevin_steps = 10;   // cd, pcd
-  double langevin_step_size = 0.01;   // cd, pcd
+  std::optional<double> langevin_step_size;  // cd, pcd; unset: the objective's default
   std::int64_t buffer_size = 10000;   // pcd
-  double energy_penalty = 0;          // cd, pcd: alpha (E(data)^2 + E(negatives)^2) added to the loss
+  /// cd, pcd: alpha (E(data)^2 + E(negatives)^2) added to the loss; unset: the objective's default.
+  std::optional<double> energy_penalty;
   double restart_fraction = 0.05;     // pcd: share of the replay buffer's chains restarted from noise per step
   /// A step whose loss or gradient is not finite, or whose |loss| exceeds divergence_threshold
   /// times max(1, D / 100) (0: no threshold), diverged: "stop" ends the run with a
@@ -66,6 +81,11 @@ struct TrainRequest {
   std::function<bool()> should_stop;
   /// A line for the user (the exact-SM route, constant columns), as soon as it is known.
   std::function<void(const std::string&)> on_note;
+
+  /// steps, langevin_step_size and energy_penalty as given, else objective_defaults(objective)'s.
+  std::int64_t steps_or_default() const;
+  double langevin_step_size_or_default() const;
+  double energy_penalty_or_default() const;
 
   /// InvalidArgument "name: must be ..., got v" for the first bad field.
   void validate() const;
