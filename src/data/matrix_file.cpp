@@ -35,8 +35,13 @@ std::string extension_of(std::string_view path) {
   return out;
 }
 
+// NumPy and IDX arrays get one name per column. An array without rows is refused first: its
+// header alone can declare a million columns in a dozen bytes (found by fuzzing).
 template <class T>
-Table<T> with_generated_names(Mat<T> m) {
+Table<T> with_generated_names(Mat<T> m, const std::string& path) {
+  if (m.rows() == 0 || m.cols() == 0)
+    throw FormatError("read_matrix: " + path + ": the array is empty (" + std::to_string(m.rows()) + " x " +
+                      std::to_string(m.cols()) + "): no points");
   Table<T> t;
   t.columns.resize(static_cast<std::size_t>(m.cols()));
   for (std::size_t j = 0; j < t.columns.size(); ++j) t.columns[j] = data_detail::column_name(j);
@@ -95,15 +100,17 @@ Table<T> read_table(const std::string& path) {
       o.delimiter = ' ';
       return read_csv<T>(path, o);
     }
-    case MatrixFormat::Npy: return with_generated_names<T>(read_npy<T>(path));
-    case MatrixFormat::Npz: return with_generated_names<T>(read_npz<T>(path));
+    case MatrixFormat::Npy: return with_generated_names<T>(read_npy<T>(path), path);
+    case MatrixFormat::Npz: return with_generated_names<T>(read_npz<T>(path), path);
     case MatrixFormat::Idx: {
       const IdxArray a = read_idx(path);
+      Mat<T> m;
       try {
-        return with_generated_names<T>(idx_to_matrix<T>(a));
+        m = idx_to_matrix<T>(a);
       } catch (const FormatError& e) {  // idx_to_matrix does not know the file's name
         throw FormatError("read_matrix: " + path + ": " + e.what());
       }
+      return with_generated_names<T>(std::move(m), path);
     }
   }
   throw InvalidArgument("read_matrix: " + path + ": unknown format");

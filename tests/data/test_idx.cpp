@@ -8,6 +8,7 @@
 #include <ebm/core/rng.hpp>
 #include <ebm/data/csv.hpp>
 #include <ebm/data/idx.hpp>
+#include <ebm/data/matrix_file.hpp>
 
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -180,6 +181,12 @@ TEST(IdxCorruptFiles, BadHeadersAndData) {
   // columns (35 s, 0.93 GB); columns are capped on their own.
   EXPECT_ERROR(ebm::FormatError, read(std::string("\x00\x00\x0e\x02\x00\x00\x00\x00\x00\xe1\x07\x00", 12)), path,
                "shape (0, 14747392)", "too wide", "limit of 1048576 columns");
+  // Found by fuzzing (the .idx.gz harness, 10^7 inputs): 12 bytes declaring int32 0 x 524301,
+  // under the column cap, made read_table name half a million columns of nothing. An empty
+  // array is refused before naming.
+  const std::string empty = dir.file("empty.idx.gz");
+  ebm_test::write_bytes(empty, std::string("\x00\x00\x0c\x02\x00\x00\x00\x00\x00\x08\x00\x0d", 12));
+  EXPECT_ERROR(ebm::FormatError, ebm::read_table<double>(empty), empty, "the array is empty (0 x 524301)");
   ebm::IdxArray huge;
   huge.shape = {Index(1) << 40, Index(1) << 40};
   EXPECT_ERROR(ebm::InvalidArgument, huge.size(), "overflows");

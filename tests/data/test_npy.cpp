@@ -7,6 +7,7 @@
 #include <ebm/core/error.hpp>
 #include <ebm/core/rng.hpp>
 #include <ebm/data/csv.hpp>
+#include <ebm/data/matrix_file.hpp>
 #include <ebm/data/npy.hpp>
 
 #include <gtest/gtest.h>
@@ -151,6 +152,8 @@ if len(sys.argv) > 2:
   EXPECT_EQ(ebm::read_npy<double>(dir.file("i2be.npy")), (MatD(6, 1) << -3, -2, -1, 0, 1, 2).finished());
   EXPECT_EQ(ebm::read_npy<double>(dir.file("vec.npy")), (MatD(3, 1) << 1.5, -2, 3.25).finished());
   EXPECT_EQ(ebm::read_npy<double>(dir.file("empty.npy")).cols(), 3);
+  // As points (what every command reads), an empty array is refused.
+  EXPECT_ERROR(ebm::FormatError, ebm::read_matrix<double>(dir.file("empty.npy")), "empty.npy", "the array is empty (0 x 3)");
   EXPECT_EQ(ebm::read_npy<double>(dir.file("fortran.npy")), x);  // column-major, read as the same matrix
   EXPECT_ERROR(ebm::FormatError, ebm::read_npy<double>(dir.file("fortran3.npy")), "fortran3.npy", "fortran_order");
   // float16 and bool, converted as NumPy converts them (float(v) of each half).
