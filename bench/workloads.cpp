@@ -203,6 +203,17 @@ Workload make_engine_workload(const std::string& name, Shape shape) {
       const auto wv = t.leaf_ref(w_mat->data(), w_mat->rows(), w_mat->cols(), false, w_t->data());
       g_sink = ad::matmul(t.constant_ref(*h), wv, ad::Trans::No, ad::Trans::Yes).value()(0, 0);
     };
+  } else if (name == "matmul_at") {
+    // The weight-gradient product: G^T H (H x B by B x H), a sum over the batch.
+    auto g = std::make_shared<Mat<T>>(Mat<T>::Random(shape.batch, shape.width));
+    auto h = std::make_shared<Mat<T>>(Mat<T>::Random(shape.batch, shape.width));
+    w.state = std::make_shared<std::tuple<std::shared_ptr<MlpState>, decltype(g), decltype(h)>>(st, g, h);
+    w.step = [s, g, h] {
+      auto& t = s->tape;
+      t.reset();
+      ad::NoGrad<T> no_grad(t);
+      g_sink = ad::matmul(t.constant_ref(*g), t.constant_ref(*h), ad::Trans::Yes, ad::Trans::No).value()(0, 0);
+    };
   } else if (name == "record_op_x1000") {
     // Recording overhead: 1000 ops on 1x1 matrices, with gradients tracked, then reset.
     w.step = [s] {
@@ -221,6 +232,7 @@ Workload make_engine_workload(const std::string& name, Shape shape) {
 std::vector<Workload> engine_workloads() {
   std::vector<Workload> all{make_engine_workload("record_op_x1000", {1, 1, 1}),
                             make_engine_workload("matmul", {4096, 2, 256}), make_engine_workload("matmul", {65536, 2, 128}),
+                            make_engine_workload("matmul_at", {4096, 2, 256}),
                             make_single_chain_workload("ula_1chain_x100000"),
                             make_single_chain_workload("mala_1chain_x100000")};
   for (const char* name : {"forward", "grad_x", "double_backward"})

@@ -41,7 +41,8 @@ struct Workload {
 /// Engine workloads on the DESIGN.md MLP (D -> H -> H -> 1, softplus, float32):
 /// "forward" (E), "grad_x" (E and grad_x E), "double_backward" (grad_phi of sum of grad_x E squared);
 /// "record_op_x1000": 1000 recorded ops on 1x1 matrices (the per-op overhead); and "matmul":
-/// one B x H by H x H product as a hidden layer computes it (the product roofline); and
+/// one B x H by H x H product as a hidden layer computes it (the product roofline);
+/// "matmul_at": the weight-gradient product G^T H of two B x H matrices (a sum over the batch); and
 /// "ula_1chain_x100000" / "mala_1chain_x100000": 100000 single-chain steps on the 2-D analytic
 /// Gaussian (closed-form score).
 Workload make_engine_workload(const std::string& name, Shape shape);

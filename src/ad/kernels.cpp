@@ -12,6 +12,9 @@ namespace {
 constexpr Index kMatmulChunkRows = 192;
 // Batch rows per partial product when a product sums over the batch (op(a) = a^T).
 constexpr Index kReduceChunkRows = 1024;
+// Outputs narrower than this take the dot-product route (one AVX2 packet).
+template <class T>
+constexpr Index kNarrowColumns = 32 / Index(sizeof(T));
 // Below this many multiply-adds a product runs as one call (and on one thread).
 constexpr Index kMatmulParallelWork = 1 << 18;
 // Fewest rows per thread worth a parallel row-independent product.
@@ -55,6 +58,7 @@ template <class T>
 void matmul(const T* a, Index ar, Index ac, bool ta, const T* b, Index br, Index bc, bool tb, const T* b_transposed,
             const T* bias, T* out) {
   const Index n = ta ? ac : ar, k = ta ? ar : ac, m = tb ? br : bc;
+  count_product_flops(static_cast<std::uint64_t>(2 * n * k * m));
   MatMap<T> O(out, n, m);
   if (k == 0) {
     if (bias) O.rowwise() = ConstMatMap<T>(bias, 1, m).row(0);
@@ -71,8 +75,10 @@ void matmul(const T* a, Index ar, Index ac, bool ta, const T* b, Index br, Index
     // in whole blocks of 6 rows (the kernel's row block).
     const Index chunk = std::min(kMatmulChunkRows, ((n + threads - 1) / threads + 5) / 6 * 6);
     Scratch<T>& packed = scratch<T>();
-    if (m < P) {
-      // Narrow output: one dot product per element against the rows of op(b)^T (m x k).
+    if (m < kNarrowColumns<T>) {
+      // Narrow output: one dot product per element against the rows of op(b)^T (m x k). The
+      // bound is the AVX2 packet on every target, so the route, and the bits, do not depend on
+      // the target.
       const T* bt = tb ? b : b_transposed;
       if (bt == nullptr) {
         packed.resize(static_cast<std::size_t>(m * k));

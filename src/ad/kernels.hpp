@@ -3,6 +3,8 @@
 // whose boundaries depend only on the shapes, and partial sums are combined in chunk order.
 #include <ebm/core/types.hpp>
 
+#include <cstdint>
+
 namespace ebm::ad::kernels {
 
 /// out (n x m) = op(a) op(b); a is ar x ac, b is br x bc as stored. b_transposed, when not
@@ -12,6 +14,9 @@ namespace ebm::ad::kernels {
 template <class T>
 void matmul(const T* a, Index ar, Index ac, bool ta, const T* b, Index br, Index bc, bool tb, const T* b_transposed,
             const T* bias, T* out);
+
+/// Adds to ebm::ad::product_flops() (matmul counts its own).
+void count_product_flops(std::uint64_t flops);
 
 enum class Arith { Add, Sub, Mul, Div };
 /// out (rows x cols) = a op b with a (ar x ac) and b (br x bc) broadcast to rows x cols.

@@ -7,7 +7,7 @@
 
 namespace ebm::ad::kernels {
 
-/// SIMD width in elements of T for this build.
+/// SIMD width in elements of T of the kernel target in use (ebm/ad/kernel_target.hpp).
 template <class T>
 Index packet_size();
 

@@ -1,8 +1,10 @@
 // `ebm bench`: timings of the engine, and the peer workloads of shared/bench/WORKLOADS.md.
 #include "commands.hpp"
 
+#include "../../bench/roofline.hpp"
 #include "../../bench/workloads.hpp"
 
+#include <ebm/ad/kernel_target.hpp>
 #include <ebm/core/error.hpp>
 #include <ebm/core/parallel.hpp>
 
@@ -14,6 +16,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace ebm::cli {
@@ -23,6 +26,7 @@ struct BenchArgs {
   bool peer = false;
   bool json = false;
   bool quick = false;
+  bool roofline = false;
   int threads = 0;
   std::string only;
   std::string export_dir;
@@ -88,18 +92,39 @@ void run_bench(const BenchArgs& args) {
     throw InvalidArgument("--only: no workload matches '" + args.only + "' (available: " + names + ")");
   }
   if (!args.export_dir.empty()) return run_export(workloads, args);
+  const std::string kernels(ad::kernel_target_name(ad::kernel_target()));
+  std::optional<bench::ProductRate> rate;
+  if (args.roofline) {
+    rate = bench::measure_product_rate(threads, args.quick ? 0.3 : 1.0);
+    if (!args.json)
+      std::printf("ebm bench: the machine's product rate: %s %s, %.1f GFLOP/s on %d thread(s)\n", rate->source.c_str(),
+                  rate->shape.c_str(), rate->gflops, threads);
+  }
   if (!args.json) {
-    std::printf("ebm bench: %s, float32, %d thread(s); median wall time per step\n",
-                args.networks.empty() ? "MLP D->H->H->1, softplus" : "architecture files", threads);
-    std::printf("%-36s %14s %12s\n", "Benchmark", "Time", "Iterations");
+    std::printf("ebm bench: %s, float32, %d thread(s), %s kernels; median wall time per step\n",
+                args.networks.empty() ? "MLP D->H->H->1, softplus" : "architecture files", threads, kernels.c_str());
+    std::printf("%-36s %14s %12s%s\n", "Benchmark", "Time", "Iterations", rate ? "  product GFLOP/s  of the rate" : "");
   }
   for (auto& w : workloads) {
     if (!selected(args.only, w)) continue;
+    // The products' share of one step's work, counted on a step of its own.
+    std::uint64_t flops = 0;
+    if (rate) {
+      const std::uint64_t before = ad::product_flops();
+      w.step();
+      flops = ad::product_flops() - before;
+    }
     const auto t = bench::time_workload(w, budget, 3, max_reps);
+    const double gflops = double(flops) / (t.median_ms * 1e6);
     if (args.json) {
       nlohmann::json line = {{"impl", "ebm"},        {"workload", w.name}, {"batch", w.shape.batch},
                              {"dim", w.shape.dim},   {"width", w.shape.width}, {"threads", threads},
-                             {"ms", t.median_ms},    {"reps", t.reps}};
+                             {"ms", t.median_ms},    {"reps", t.reps},         {"kernels", kernels}};
+      if (rate) {
+        line["product_gflops"] = gflops;
+        line["rate_gflops"] = rate->gflops;
+        line["rate_source"] = rate->source;
+      }
       if (w.training) {
         // loss: at the initial weights (the warm-up step); loss_last: after steps - 1 updates.
         const bench::TrainingInfo info = w.training();
@@ -113,7 +138,9 @@ void run_bench(const BenchArgs& args) {
       std::snprintf(name, sizeof name, "%s/B=%ld/D=%ld/H=%ld", w.name.c_str(), w.shape.batch, w.shape.dim,
                     w.shape.width);
       const double us = t.median_ms * 1e3;
-      std::printf("%-36s %11.2f us %12ld\n", name, us, t.reps);
+      std::printf("%-36s %11.2f us %12ld", name, us, t.reps);
+      if (rate) std::printf("  %15.1f  %11.0f%%", gflops, 100 * gflops / rate->gflops);
+      std::printf("\n");
       std::fflush(stdout);
     }
     w = {};  // frees the case's tapes before the next one
@@ -128,6 +155,9 @@ void add_bench(CLI::App& app, Context& ctx) {
   sub->add_flag("--peer", args->peer, "Run the workloads of shared/bench/WORKLOADS.md (langevin, sm_exact, ssm, dsm, cd)");
   sub->add_flag("--json", args->json, "Print one JSON line per case (the schema compare.py reads)");
   sub->add_flag("--quick", args->quick, "Shorter timing budget per case");
+  sub->add_flag("--roofline", args->roofline,
+                "Also each case's matrix-product GFLOP/s, against the machine's product rate measured in the same run "
+                "(OpenBLAS's sgemm when libopenblas.so.0 loads, else ebm's own product)");
   sub->add_option("--only", args->only,
                   "Comma-separated workload names to run, NAME or NAME:DIM (e.g. langevin,grad_x or sm_exact:784)");
   sub->add_option("--network", args->networks,

@@ -1,5 +1,6 @@
 // The ebm command. Errors become one line on stderr, "ebm <subcommand>: <what>": exit 2 for usage
 // errors (the command line, a --config file, a bad flag value), 1 for everything else.
+#include <ebm/ad/kernel_target.hpp>
 #include <ebm/core/memory.hpp>
 #include "commands.hpp"
 
@@ -174,6 +175,7 @@ int main(int argc, char** argv) {
   try {
     ebm::cli::apply_config_file(leaf, g);
     if (g.threads > 0) ebm::set_num_threads(g.threads);
+    (void)ebm::ad::kernel_target();  // a bad EBM_KERNEL_TARGET is refused before any work
     runner->second();
   } catch (const CLI::ParseError& e) {
     return fail(leaf, e.what(), 2);

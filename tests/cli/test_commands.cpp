@@ -4,6 +4,7 @@
 // one line on stderr and no output file.
 #include "cli/cli_helpers.hpp"
 
+#include <ebm/ad/kernel_target.hpp>
 #include <ebm/data/csv.hpp>
 #include <ebm/data/matrix_file.hpp>
 #include <ebm/data/npy.hpp>
@@ -694,6 +695,38 @@ TEST(CliErrors, UnreadableFile) {
   EXPECT_EQ(lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("locked.csv"), std::string::npos) << r.err;
   EXPECT_FALSE(exists("out.csv"));
+}
+
+// ---------------------------------------------------------------- kernel targets
+
+// A model trained, and chains sampled from it, with the AVX2 kernels forced are the same bytes as
+// with the AVX-512 ones (docs/design.md, "Kernels per instruction set"). A bad target name is
+// refused before any work.
+TEST(CliKernelTarget, ForcedTargetsGiveTheSameFiles) {
+  ASSERT_EQ(run("data make moons --n 400 --seed 3 -o kt.csv --quiet").exit_code, 0);
+  ::setenv("EBM_KERNEL_TARGET", "sse", 1);
+  const CommandResult bad = run("data show kt.csv");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_EQ(bad.err, "ebm data show: EBM_KERNEL_TARGET: expected avx2 or avx512, got 'sse'\n");
+  if (!ebm::ad::cpu_supports(ebm::ad::KernelTarget::Avx512)) {
+    ::setenv("EBM_KERNEL_TARGET", "avx512", 1);
+    const CommandResult missing = run("data show kt.csv");
+    ::unsetenv("EBM_KERNEL_TARGET");
+    EXPECT_EQ(missing.exit_code, 2);
+    EXPECT_NE(missing.err.find("EBM_KERNEL_TARGET=avx512: this CPU has no avx512"), std::string::npos) << missing.err;
+    GTEST_SKIP() << "this CPU has no AVX-512: only the AVX2 kernels can run";
+  }
+  for (const char* target : {"avx2", "avx512"}) {
+    ::setenv("EBM_KERNEL_TARGET", target, 1);
+    const std::string t(target);
+    ASSERT_EQ(run("train --data kt.csv --objective pcd --model mlp:48x48 --steps 40 --batch 64 --langevin-steps 3 "
+                  "--buffer-size 128 --quiet -o kt_" + t + ".safetensors").exit_code, 0) << t;
+    ASSERT_EQ(run("sample --model kt_" + t + ".safetensors --sampler mala --chains 33 --steps 50 --quiet -o kt_" + t + ".csv")
+                  .exit_code, 0) << t;
+  }
+  ::unsetenv("EBM_KERNEL_TARGET");
+  EXPECT_EQ(slurp("kt_avx2.safetensors"), slurp("kt_avx512.safetensors"));
+  EXPECT_EQ(slurp("kt_avx2.csv"), slurp("kt_avx512.csv"));
 }
 
 }  // namespace
