@@ -4,8 +4,6 @@
 
 #include <dlfcn.h>
 
-#include <algorithm>
-#include <chrono>
 #include <vector>
 
 namespace ebm::bench {
@@ -16,20 +14,6 @@ constexpr long kRows = 4096, kDepth = 256, kCols = 256;
 // cblas_sgemm(CblasRowMajor = 101, CblasNoTrans = 111, ...).
 using Sgemm = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
 using SetThreads = void (*)(int);
-
-double median_ms(const std::function<void()>& step, double budget_s) {
-  using clock = std::chrono::steady_clock;
-  step();  // warm-up
-  std::vector<double> times;
-  const auto start = clock::now();
-  while (times.size() < 5 || (times.size() < 1000 && std::chrono::duration<double>(clock::now() - start).count() < budget_s)) {
-    const auto t0 = clock::now();
-    step();
-    times.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
 
 }  // namespace
 
@@ -42,13 +26,15 @@ ProductRate measure_product_rate(int threads, double budget_s) {
   if (sgemm) {
     if (const auto set_threads = reinterpret_cast<SetThreads>(dlsym(blas, "openblas_set_num_threads"))) set_threads(threads);
     std::vector<float> a(kRows * kDepth, 0.5f), b(kDepth * kCols, 0.25f), c(kRows * kCols);
-    const double ms = median_ms(
-        [&] { sgemm(101, 111, 111, int(kRows), int(kCols), int(kDepth), 1.0f, a.data(), int(kDepth), b.data(), int(kCols), 0.0f, c.data(), int(kCols)); },
-        budget_s);
-    return {flops / (ms * 1e6), "OpenBLAS sgemm", shape};
+    Workload product;
+    product.step = [&] {
+      sgemm(101, 111, 111, int(kRows), int(kCols), int(kDepth), 1.0f, a.data(), int(kDepth), b.data(), int(kCols), 0.0f,
+            c.data(), int(kCols));
+    };
+    return {flops / (time_workload(product, budget_s, 5, 1000).median_ms * 1e6), "OpenBLAS sgemm", shape};
   }
-  Workload product = make_engine_workload("matmul", {kRows, 2, kCols});
-  return {flops / (median_ms(product.step, budget_s) * 1e6), "ebm matmul", shape};
+  const Workload product = make_engine_workload("matmul", {kRows, 2, kCols});
+  return {flops / (time_workload(product, budget_s, 5, 1000).median_ms * 1e6), "ebm matmul", shape};
 }
 
 }  // namespace ebm::bench

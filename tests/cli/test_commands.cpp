@@ -703,6 +703,9 @@ TEST(CliErrors, UnreadableFile) {
 // with the AVX-512 ones (docs/design.md, "Kernels per instruction set"). A bad target name is
 // refused before any work.
 TEST(CliKernelTarget, ForcedTargetsGiveTheSameFiles) {
+  struct Unset {  // the variable must not outlive the test, whichever assertion ends it
+    ~Unset() { ::unsetenv("EBM_KERNEL_TARGET"); }
+  } unset;
   ASSERT_EQ(run("data make moons --n 400 --seed 3 -o kt.csv --quiet").exit_code, 0);
   ::setenv("EBM_KERNEL_TARGET", "sse", 1);
   const CommandResult bad = run("data show kt.csv");
@@ -711,7 +714,6 @@ TEST(CliKernelTarget, ForcedTargetsGiveTheSameFiles) {
   if (!ebm::ad::cpu_supports(ebm::ad::KernelTarget::Avx512)) {
     ::setenv("EBM_KERNEL_TARGET", "avx512", 1);
     const CommandResult missing = run("data show kt.csv");
-    ::unsetenv("EBM_KERNEL_TARGET");
     EXPECT_EQ(missing.exit_code, 2);
     EXPECT_NE(missing.err.find("EBM_KERNEL_TARGET=avx512: this CPU has no avx512"), std::string::npos) << missing.err;
     GTEST_SKIP() << "this CPU has no AVX-512: only the AVX2 kernels can run";
@@ -724,7 +726,6 @@ TEST(CliKernelTarget, ForcedTargetsGiveTheSameFiles) {
     ASSERT_EQ(run("sample --model kt_" + t + ".safetensors --sampler mala --chains 33 --steps 50 --quiet -o kt_" + t + ".csv")
                   .exit_code, 0) << t;
   }
-  ::unsetenv("EBM_KERNEL_TARGET");
   EXPECT_EQ(slurp("kt_avx2.safetensors"), slurp("kt_avx512.safetensors"));
   EXPECT_EQ(slurp("kt_avx2.csv"), slurp("kt_avx512.csv"));
 }

@@ -1,7 +1,7 @@
 #pragma once
-// Which instruction set ebm's matrix products run on, and how much they computed. One build runs on any x86-64 CPU with
-// AVX2 and FMA (x86-64-v3) and uses AVX-512 where the CPU has it. The products give the same
-// bits on either target (each output is the same fused multiply-add chain; docs/design.md,
+// Which instruction set ebm's matrix products run on, and how much they computed. One build
+// runs on any x86-64 CPU with AVX2 and FMA (x86-64-v3) and uses AVX-512 where the CPU has it.
+// The products give the same bits on either target (each output is the same fused multiply-add chain; docs/design.md,
 // "Kernels per instruction set"), so the choice changes speed, never results.
 #include <cstdint>
 #include <string_view>

@@ -19,7 +19,7 @@ namespace ebm::facade {
 /// The defaults that depend on the objective. Contrastive divergence needs more steps than score
 /// matching, and without the energy penalty its energies drift apart and the run diverges; cd's
 /// short chains from noise need a larger Langevin step than pcd's persistent ones. Measured on
-/// the toy sets, held-out NLL over 5 seeds: docs/training.md, "Defaults".
+/// the toy sets, held-out NLL over 5 seeds: docs/training.md, "Contrastive divergence defaults".
 struct ObjectiveDefaults {
   std::int64_t steps = 1000;
   double langevin_step_size = 0.01;
