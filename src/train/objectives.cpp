@@ -16,7 +16,9 @@ namespace {
 
 using ad::Trans;
 
-// Streams of the objective's random draws; the counter is the training step.
+// Families of the objective's random streams. Per-row draws come from stream (family, global row
+// of the batch), so a row's noise is the same whichever process or block evaluates it; the
+// counter is the training step.
 enum Stream : std::uint64_t {
   kProjections = 1,
   kDenoisingNoise = 2,
@@ -34,14 +36,22 @@ std::uint64_t splitmix64(std::uint64_t z) {
   return z ^ (z >> 31);
 }
 
-template <class T>
-void fill_normal(const CounterRng& rng, std::uint64_t counter, Mat<T>& m) {
-  rng.normal<T>(counter, std::span<T>(m.data(), static_cast<std::size_t>(m.size())));
+CounterRng row_rng(std::uint64_t seed, Stream family, Index row) {
+  return CounterRng(seed, (std::uint64_t(family) << 56) | static_cast<std::uint64_t>(row));
 }
 
+// Row i of m (rows x cols): the normal draws of global row first_row + i.
 template <class T>
-void fill_uniform(const CounterRng& rng, std::uint64_t counter, std::vector<T>& v) {
-  rng.uniform<T>(counter, std::span<T>(v.data(), v.size()));
+void fill_normal_rows(std::uint64_t seed, Stream family, Index first_row, std::uint64_t counter, Mat<T>& m) {
+  row_rng(seed, family, first_row)
+      .normal_rows<T>(counter, static_cast<std::size_t>(m.cols()), std::span<T>(m.data(), static_cast<std::size_t>(m.size())));
+}
+
+// v[i]: the uniform draw of global row first_row + i.
+template <class T>
+void fill_uniform_rows(std::uint64_t seed, Stream family, Index first_row, std::uint64_t counter, std::vector<T>& v) {
+  for (std::size_t i = 0; i < v.size(); ++i)
+    row_rng(seed, family, first_row + static_cast<Index>(i)).uniform<T>(counter, std::span<T>(&v[i], 1));
 }
 
 template <class T>
@@ -149,7 +159,7 @@ constexpr Index kForwardBlockNumbers = Index{1} << 16;
 
 template <class T>
 LossResult<T> forward_exact_loss(ad::Tape<T>& t, const Model<T>& model, const DenseChain& chain, const Mat<T>& x,
-                                 bool with_gradient) {
+                                 Index total_rows, bool with_gradient) {
   const std::vector<ParameterSpec> specs = model.parameter_specs();
   t.reset();
   const Mat<T> w0 = model.bind(t, false)[chain.weight[0]].value();
@@ -167,7 +177,7 @@ LossResult<T> forward_exact_loss(ad::Tape<T>& t, const Model<T>& model, const De
     t.reset();
     auto leaves = model.bind(t, true);
     const ad::Var<T> k_block = t.variable_ref(k_value);
-    const ad::Var<T> block_sum = forward_sm_sum(chain, t.constant_ref(block), k_block, leaves) * (T(1) / T(n));
+    const ad::Var<T> block_sum = forward_sm_sum(chain, t.constant_ref(block), k_block, leaves) * (T(1) / T(total_rows));
     sum += static_cast<double>(block_sum.item());
     if (!with_gradient) continue;
     leaves.push_back(k_block);
@@ -189,17 +199,19 @@ LossResult<T> forward_exact_loss(ad::Tape<T>& t, const Model<T>& model, const De
   return r;
 }
 
+// The share of a batch of total_rows rows' loss that the rows x contribute.
 template <class T>
-LossResult<T> exact_loss(ad::Tape<T>& t, const Model<T>& model, const Mat<T>& x, LaplacianRoute route, bool with_gradient) {
+LossResult<T> exact_loss(ad::Tape<T>& t, const Model<T>& model, const Mat<T>& x, Index total_rows, LaplacianRoute route,
+                         bool with_gradient) {
   require_smooth(model, "exact score matching");
   const std::optional<DenseChain> chain = model.dense_chain();
   if (route == LaplacianRoute::Forward)
     require(chain.has_value(), "exact score matching",
             "the forward route needs a plain MLP (linear layers and one activation, a hidden layer at least)");
-  if (route != LaplacianRoute::Naive && chain) return forward_exact_loss(t, model, *chain, x, with_gradient);
+  if (route != LaplacianRoute::Naive && chain) return forward_exact_loss(t, model, *chain, x, total_rows, with_gradient);
   t.reset();
   const auto params = model.bind(t, true);
-  return finish(t, naive_sm_sum(t, model, x, params) * (T(1) / T(x.rows())), params, with_gradient);
+  return finish(t, naive_sm_sum(t, model, x, params) * (T(1) / T(total_rows)), params, with_gradient);
 }
 
 }  // namespace
@@ -259,7 +271,7 @@ LossResult<T> exact_score_matching(const Model<T>& model, const Mat<T>& x, Lapla
     return "batch has shape " + shape_str(x) + ", expected Nx" + std::to_string(model.dim()) + " with N >= 1";
   });
   ad::Tape<T> tape;
-  return exact_loss(tape, model, x, route, with_gradient);
+  return exact_loss(tape, model, x, x.rows(), route, with_gradient);
 }
 
 template <class T>
@@ -272,15 +284,20 @@ struct Objective<T>::Impl {
 
   CounterRng rng(Stream s) const { return CounterRng(seed, s); }
 
-  LossResult<T> sliced(const Model<T>& model, const Mat<T>& x, std::uint64_t step, bool with_gradient) {
+  LossResult<T> sliced(const Model<T>& model, const Mat<T>& x, Index first_row, Index total_rows, std::uint64_t step,
+                       bool with_gradient) {
     require_smooth(model, "sliced score matching");
     const Index m = o.projections, rows = x.rows() * m;
     Mat<T> xr(rows, dim), v(rows, dim);
     for (Index i = 0; i < x.rows(); ++i) xr.middleRows(i * m, m).rowwise() = x.row(i);
+    // Row i's m projections are the m x D block of v starting at row i m: one stream per row.
     if (o.projection == ObjectiveOptions::Projection::Gaussian) {
-      fill_normal(rng(kProjections), step, v);
+      row_rng(seed, kProjections, first_row)
+          .normal_rows<T>(step, static_cast<std::size_t>(m * dim), std::span<T>(v.data(), static_cast<std::size_t>(v.size())));
     } else {
-      rng(kProjections).template rademacher<T>(step, std::span<T>(v.data(), static_cast<std::size_t>(v.size())));
+      for (Index i = 0; i < x.rows(); ++i)
+        row_rng(seed, kProjections, first_row + i)
+            .rademacher<T>(step, std::span<T>(v.data() + i * m * dim, static_cast<std::size_t>(m * dim)));
     }
     tape.reset();
     const auto params = model.bind(tape, true);
@@ -289,20 +306,21 @@ struct Objective<T>::Impl {
     const ad::Var<T> hv = tape.grad(ad::sum(g * vv), {xv}, {.create_graph = true})[0];
     const ad::Var<T> norm = o.variance_reduced ? ad::sum(ad::square(g)) : ad::sum(ad::square(ad::row_sums(g * vv)));
     const ad::Var<T> sum = norm * T(0.5) - ad::sum(hv * vv);
-    return finish(tape, sum * (T(1) / T(rows)), params, with_gradient);
+    return finish(tape, sum * (T(1) / T(total_rows * m)), params, with_gradient);
   }
 
-  LossResult<T> denoising(const Model<T>& model, const Mat<T>& x, std::uint64_t step, bool with_gradient) {
+  LossResult<T> denoising(const Model<T>& model, const Mat<T>& x, Index first_row, Index total_rows, std::uint64_t step,
+                          bool with_gradient) {
     const Index n = x.rows();
     Mat<T> eps(n, dim);
-    fill_normal(rng(kDenoisingNoise), step, eps);
+    fill_normal_rows(seed, kDenoisingNoise, first_row, step, eps);
     Mat<T> sigma_col(n, 1);
     if (o.noise_levels == 1) {
       sigma_col.setConstant(T(o.sigma));
     } else {
       const std::vector<double> ladder = o.noise_ladder();
       std::vector<T> u(static_cast<std::size_t>(n));
-      fill_uniform(rng(kDenoisingLevel), step, u);
+      fill_uniform_rows(seed, kDenoisingLevel, first_row, step, u);
       for (Index i = 0; i < n; ++i) {
         const auto level = std::min<std::size_t>(static_cast<std::size_t>(u[static_cast<std::size_t>(i)] * T(ladder.size())),
                                                  ladder.size() - 1);
@@ -321,13 +339,15 @@ struct Objective<T>::Impl {
     const ad::Var<T> g = tape.grad(ad::sum(e), {xv}, {.create_graph = true})[0];
     const ad::Var<T> scaled = conditional ? g * tape.constant_ref(sigma_col) : (o.noise_levels == 1 ? g * T(o.sigma) : g);
     const ad::Var<T> residual = tape.constant_ref(eps) - scaled;
-    return finish(tape, ad::sum(ad::square(residual)) * (T(0.5) / T(n)), params, with_gradient);
+    return finish(tape, ad::sum(ad::square(residual)) * (T(0.5) / T(total_rows)), params, with_gradient);
   }
 
-  // k Langevin steps from `start` (chains x D) on the current model.
-  Mat<T> langevin(const Model<T>& model, const Mat<T>& start, std::uint64_t step) const {
+  // k Langevin steps from `start` (chains x D: the chains of global rows first_row, ...) on the
+  // current model.
+  Mat<T> langevin(const Model<T>& model, const Mat<T>& start, Index first_row, std::uint64_t step) const {
     UlaOptions<T> u;
     u.chains = start.rows();
+    u.first_chain = static_cast<std::uint64_t>(first_row);
     u.steps = o.langevin_steps;
     u.burn_in = o.langevin_steps - 1;
     u.step_size = T(o.langevin_step_size);
@@ -337,44 +357,61 @@ struct Objective<T>::Impl {
     return ula<T>(model, u).final_state;
   }
 
-  Mat<T> noise(Index rows, Stream s, std::uint64_t counter) const {
+  // N(0, init_scale^2) rows of global rows first_row, ... (the buffer's initial chains: of its rows).
+  Mat<T> noise(Index rows, Stream s, Index first_row, std::uint64_t counter) const {
     Mat<T> m(rows, dim);
-    fill_normal(rng(s), counter, m);
+    fill_normal_rows(seed, s, first_row, counter, m);
     return m * T(o.init_scale);
   }
 
-  LossResult<T> contrastive(const Model<T>& model, const Mat<T>& x, std::uint64_t step, bool with_gradient) {
+  // Shares of mean E(data) - mean E(negatives) + alpha (mean E(data)^2 + mean E(negatives)^2):
+  // the data means over the batch's total_rows rows, the negatives' over its total_negatives.
+  LossResult<T> contrastive(const Model<T>& model, const Mat<T>& x, Index first_row, Index total_rows, std::uint64_t step,
+                            bool with_gradient) {
     if (model.conditional())
       throw InvalidArgument("contrastive divergence: the model is noise-conditional; train it with dsm over a noise ladder");
     const Index n = x.rows();
     Mat<T> negatives;
+    Index total_negatives = total_rows;
     std::vector<Index> picked;
     if (o.kind == ObjectiveKind::Pcd && with_gradient) {
-      if (buffer.rows() == 0) buffer = noise(o.buffer_size, kBufferInit, 0);
-      picked = pick_chains(std::min(n, buffer.rows()), step);
-      Mat<T> start(static_cast<Index>(picked.size()), dim);
-      const Mat<T> fresh = noise(start.rows(), kBufferRestart, step);
+      // The chains of the whole batch are picked (the same on every process); these rows take
+      // the picks at their own positions, and a batch larger than the buffer has some rows
+      // without a chain.
+      if (buffer.rows() == 0) buffer = noise(o.buffer_size, kBufferInit, 0, 0);
+      total_negatives = std::min(total_rows, buffer.rows());
+      const std::vector<Index> all = pick_chains(total_negatives, step);
+      const Index count = std::clamp<Index>(total_negatives - first_row, 0, n);
+      picked.assign(all.begin() + std::min<Index>(first_row, total_negatives), all.begin() + std::min<Index>(first_row, total_negatives) + count);
+      Mat<T> start(count, dim);
+      const Mat<T> fresh = noise(count, kBufferRestart, first_row, step);
       std::vector<T> u(picked.size());
-      fill_uniform(rng(kBufferRestart), step | (std::uint64_t(1) << 62), u);
-      for (std::size_t i = 0; i < picked.size(); ++i) {
-        const Index r = static_cast<Index>(i);
-        if (u[i] < T(o.reinit_fraction)) start.row(r) = fresh.row(r);
-        else start.row(r) = buffer.row(picked[i]);
+      fill_uniform_rows(seed, kBufferRestart, first_row, step | (std::uint64_t(1) << 62), u);
+      for (Index i = 0; i < count; ++i) {
+        if (u[static_cast<std::size_t>(i)] < T(o.reinit_fraction)) start.row(i) = fresh.row(i);
+        else start.row(i) = buffer.row(picked[static_cast<std::size_t>(i)]);
       }
-      negatives = langevin(model, start, step);
-      for (std::size_t i = 0; i < picked.size(); ++i) buffer.row(picked[i]) = negatives.row(static_cast<Index>(i));
+      if (count > 0) negatives = langevin(model, start, first_row, step);
     } else {
-      negatives = langevin(model, o.negatives_from_data ? x : noise(n, kNegativeInit, step), step);
+      negatives = langevin(model, o.negatives_from_data ? x : noise(n, kNegativeInit, first_row, step), first_row, step);
     }
     tape.reset();
     const auto params = model.bind(tape, true);
     const ad::Var<T> e_data = model.energy(tape.constant_ref(x), params);
-    const ad::Var<T> e_neg = model.energy(tape.constant_ref(negatives), params);
-    ad::Var<T> loss = ad::mean(e_data) - ad::mean(e_neg);
-    if (o.energy_penalty > 0) loss = loss + (ad::mean(ad::square(e_data)) + ad::mean(ad::square(e_neg))) * T(o.energy_penalty);
+    const T data_weight = T(1) / T(total_rows), negative_weight = T(1) / T(total_negatives);
+    ad::Var<T> loss = ad::sum(e_data) * data_weight;
+    if (o.energy_penalty > 0) loss = loss + ad::sum(ad::square(e_data)) * (data_weight * T(o.energy_penalty));
+    ad::Var<T> e_neg;
+    if (negatives.rows() > 0) {
+      e_neg = model.energy(tape.constant_ref(negatives), params);
+      loss = loss - ad::sum(e_neg) * negative_weight;
+      if (o.energy_penalty > 0) loss = loss + ad::sum(ad::square(e_neg)) * (negative_weight * T(o.energy_penalty));
+    }
     LossResult<T> r = finish(tape, loss, params, with_gradient);
-    r.energy_data = ad::mean(e_data).item();
-    r.energy_negatives = ad::mean(e_neg).item();
+    r.energy_data = ad::sum(e_data).item() * data_weight;
+    if (e_neg.valid()) r.energy_negatives = ad::sum(e_neg).item() * negative_weight;
+    r.replay_rows = std::move(picked);
+    if (!r.replay_rows.empty()) r.negatives = std::move(negatives);
     return r;
   }
 
@@ -425,15 +462,41 @@ LossResult<T> Objective<T>::evaluate(const Model<T>& model, const Mat<T>& batch,
   require(batch.cols() == impl_->dim && batch.rows() >= 1, where, [&] {
     return "batch has shape " + shape_str(batch) + ", expected Nx" + std::to_string(impl_->dim) + " with N >= 1";
   });
+  LossResult<T> r = evaluate_rows(model, batch, 0, batch.rows(), step, with_gradient);
+  write_replay(r.replay_rows, r.negatives);
+  return r;
+}
+
+template <class T>
+LossResult<T> Objective<T>::evaluate_rows(const Model<T>& model, const Mat<T>& rows, Index first_row, Index total_rows,
+                                          std::int64_t step, bool with_gradient) {
+  const char* where = "Objective::evaluate_rows";
+  require(model.dim() == impl_->dim, where, [&] {
+    return "model dimension " + std::to_string(model.dim()) + " differs from the objective's " + std::to_string(impl_->dim);
+  });
+  require(rows.cols() == impl_->dim && rows.rows() >= 1, where, [&] {
+    return "rows have shape " + shape_str(rows) + ", expected Nx" + std::to_string(impl_->dim) + " with N >= 1";
+  });
+  require(first_row >= 0 && first_row + rows.rows() <= total_rows, where, [&] {
+    return "rows [" + std::to_string(first_row) + ", " + std::to_string(first_row + rows.rows()) +
+           ") do not lie in a batch of " + std::to_string(total_rows);
+  });
   const auto counter = static_cast<std::uint64_t>(step);
   switch (impl_->o.kind) {
-    case ObjectiveKind::ExactSm: return exact_loss(impl_->tape, model, batch, impl_->o.route, with_gradient);
-    case ObjectiveKind::SlicedSm: return impl_->sliced(model, batch, counter, with_gradient);
-    case ObjectiveKind::DenoisingSm: return impl_->denoising(model, batch, counter, with_gradient);
+    case ObjectiveKind::ExactSm: return exact_loss(impl_->tape, model, rows, total_rows, impl_->o.route, with_gradient);
+    case ObjectiveKind::SlicedSm: return impl_->sliced(model, rows, first_row, total_rows, counter, with_gradient);
+    case ObjectiveKind::DenoisingSm: return impl_->denoising(model, rows, first_row, total_rows, counter, with_gradient);
     case ObjectiveKind::Cd:
-    case ObjectiveKind::Pcd: return impl_->contrastive(model, batch, counter, with_gradient);
+    case ObjectiveKind::Pcd: return impl_->contrastive(model, rows, first_row, total_rows, counter, with_gradient);
   }
-  throw InvalidArgument("Objective::evaluate: unknown objective");
+  throw InvalidArgument("Objective::evaluate_rows: unknown objective");
+}
+
+template <class T>
+void Objective<T>::write_replay(const std::vector<Index>& buffer_rows, const Mat<T>& states) {
+  require(static_cast<Index>(buffer_rows.size()) == states.rows() || (buffer_rows.empty() && states.size() == 0),
+          "Objective::write_replay", "one state per buffer row");
+  for (std::size_t i = 0; i < buffer_rows.size(); ++i) impl_->buffer.row(buffer_rows[i]) = states.row(static_cast<Index>(i));
 }
 
 template <class T>

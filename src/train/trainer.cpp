@@ -3,9 +3,12 @@
 #include <ebm/core/check.hpp>
 #include <ebm/core/rng.hpp>
 #include <ebm/data/dataset.hpp>
+#include "block_sum.hpp"
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <span>
 #include <sstream>
 
 namespace ebm {
@@ -31,6 +34,7 @@ void TrainerOptions::validate() const {
   require(patience >= 0, where, [&] { return "patience must be >= 0, got " + std::to_string(patience); });
   require(std::isfinite(min_delta) && min_delta >= 0, where, [&] { return "min_delta must be >= 0, got " + std::to_string(min_delta); });
   require(report_every >= 1, where, [&] { return "report_every must be >= 1, got " + std::to_string(report_every); });
+  require(block_rows >= 1, where, [&] { return "block_rows must be >= 1, got " + std::to_string(block_rows); });
 }
 
 std::string TrainResult::summary() const {
@@ -42,18 +46,44 @@ std::string TrainResult::summary() const {
   return s.str();
 }
 
+namespace {
+constexpr std::uint64_t kFlipStream = 0x666c6970;  // "flip": apart from the objectives' streams
+
+// Mirrors image row i of `rows` (global rows first_row, ... of the batch) left to right when
+// its draw u[first_row + i] < 1/2.
+template <class T>
+void flip_images(Mat<T>& rows, Index first_row, const std::vector<double>& u, const TrainerOptions& o) {
+  const Index h = o.flip_height, w = o.flip_width, c = o.flip_channels;
+  for (Index i = 0; i < rows.rows(); ++i) {
+    if (u[static_cast<std::size_t>(first_row + i)] >= 0.5) continue;
+    T* row = rows.row(i).data();
+    for (Index y = 0; y < h; ++y)
+      for (Index x = 0; x < w / 2; ++x)
+        for (Index k = 0; k < c; ++k) std::swap(row[(y * w + x) * c + k], row[(y * w + (w - 1 - x)) * c + k]);
+  }
+}
+
+template <class V>
+void put(std::string& out, const V* v, std::size_t n) {
+  out.append(reinterpret_cast<const char*>(v), sizeof(V) * n);
+}
+}  // namespace
+
 template <class T>
 struct Trainer<T>::Impl {
   Model<T>& model;
+  const Communicator& comm;
   TrainerOptions o;
   Objective<T> objective;
   Optimizer<T> optimizer;
   std::unique_ptr<Ema<T>> ema;
   EarlyStopping early;
   std::int64_t step = 0;
+  detail::BlockSum<T> block_sum;
 
-  Impl(Model<T>& m, const ObjectiveOptions& obj, const TrainerOptions& options)
+  Impl(Model<T>& m, const ObjectiveOptions& obj, const TrainerOptions& options, const Communicator& c)
       : model(m),
+        comm(c),
         o(options),
         objective(obj, m.dim(), options.seed),
         optimizer(options.optimizer == OptimizerKind::Adam ? Optimizer<T>(options.adam) : Optimizer<T>(options.sgd)),
@@ -64,12 +94,60 @@ struct Trainer<T>::Impl {
       o.schedule.total_steps = std::max<std::int64_t>(o.steps, o.schedule.warmup_steps + 1);
     o.schedule.validate();
   }
+
+  // The loss (and gradient) of a batch of total_rows rows, summed over its blocks' tree on all
+  // processes. rows_of(first, count, out) puts the batch's rows [first, first + count) in out.
+  // PCD with gradient: every block's new chains go into every process's replay buffer.
+  LossResult<T> sum_blocks(Index total_rows, const std::function<void(Index, Index, Mat<T>&)>& rows_of, std::int64_t draws,
+                           bool with_gradient) {
+    require(total_rows >= 1 && model.dim() >= 1, "Trainer", "a batch needs at least one row");
+    const Index blocks = (total_rows + o.block_rows - 1) / o.block_rows;
+    std::string replay;  // (buffer row, state) pairs of this process's blocks
+    Mat<T> x;
+    auto block = [&](Index b) {
+      const Index first = b * o.block_rows, count = std::min(o.block_rows, total_rows - first);
+      rows_of(first, count, x);
+      LossResult<T> r = objective.evaluate_rows(model, x, first, total_rows, draws, with_gradient);
+      for (std::size_t i = 0; i < r.replay_rows.size(); ++i) {
+        const auto row = static_cast<std::int64_t>(r.replay_rows[i]);
+        put(replay, &row, 1);
+        put(replay, r.negatives.row(static_cast<Index>(i)).data(), static_cast<std::size_t>(r.negatives.cols()));
+      }
+      return detail::Partial<T>{{r.loss, r.energy_data, r.energy_negatives}, std::move(r.gradients)};
+    };
+    detail::Partial<T> total = block_sum(comm, blocks, block, [&] { return replay; });
+    write_replay(block_sum.extras());
+    LossResult<T> r;
+    r.loss = total.scalars[0];
+    r.energy_data = total.scalars[1];
+    r.energy_negatives = total.scalars[2];
+    r.gradients = std::move(total.matrices);
+    return r;
+  }
+
+  void write_replay(const std::vector<std::string>& messages) {
+    const Index d = model.dim();
+    const std::size_t record = sizeof(std::int64_t) + sizeof(T) * static_cast<std::size_t>(d);
+    std::vector<Index> rows;
+    std::vector<const char*> states;
+    for (const std::string& m : messages)
+      for (std::size_t at = 0; at + record <= m.size(); at += record) {
+        std::int64_t row;
+        std::memcpy(&row, m.data() + at, sizeof row);
+        rows.push_back(static_cast<Index>(row));
+        states.push_back(m.data() + at + sizeof row);
+      }
+    if (rows.empty()) return;
+    Mat<T> s(static_cast<Index>(rows.size()), d);
+    for (std::size_t i = 0; i < rows.size(); ++i) std::memcpy(s.row(static_cast<Index>(i)).data(), states[i], record - sizeof(std::int64_t));
+    objective.write_replay(rows, s);
+  }
 };
 
 template <class T>
-Trainer<T>::Trainer(Model<T>& model, const ObjectiveOptions& objective, const TrainerOptions& options) {
+Trainer<T>::Trainer(Model<T>& model, const ObjectiveOptions& objective, const TrainerOptions& options, const Communicator& communicator) {
   options.validate();
-  impl_ = std::make_unique<Impl>(model, objective, options);
+  impl_ = std::make_unique<Impl>(model, objective, options, communicator);
 }
 
 template <class T>
@@ -82,27 +160,10 @@ std::int64_t Trainer<T>::step() const {
 
 template <class T>
 double Trainer<T>::evaluate(const Mat<T>& x) {
-  return double(impl_->objective.evaluate(impl_->model, x, static_cast<std::int64_t>(kHeldOutDraws + std::uint64_t(impl_->step)), false).loss);
+  Impl& s = *impl_;
+  const auto draws = static_cast<std::int64_t>(kHeldOutDraws + std::uint64_t(s.step));
+  return double(s.sum_blocks(x.rows(), [&](Index first, Index count, Mat<T>& out) { out = x.middleRows(first, count); }, draws, false).loss);
 }
-
-namespace {
-constexpr std::uint64_t kFlipStream = 0x666c6970;  // "flip": apart from the objectives' streams
-
-// Mirrors each image row left to right with probability 1/2.
-template <class T>
-void flip_images(Mat<T>& batch, const TrainerOptions& o, std::int64_t step) {
-  std::vector<double> u(static_cast<std::size_t>(batch.rows()));
-  CounterRng(o.seed, kFlipStream).uniform<double>(static_cast<std::uint64_t>(step), std::span<double>(u.data(), u.size()));
-  const Index h = o.flip_height, w = o.flip_width, c = o.flip_channels;
-  for (Index i = 0; i < batch.rows(); ++i) {
-    if (u[static_cast<std::size_t>(i)] >= 0.5) continue;
-    T* row = batch.row(i).data();
-    for (Index y = 0; y < h; ++y)
-      for (Index x = 0; x < w / 2; ++x)
-        for (Index k = 0; k < c; ++k) std::swap(row[(y * w + x) * c + k], row[(y * w + (w - 1 - x)) * c + k]);
-  }
-}
-}  // namespace
 
 template <class T>
 TrainResult Trainer<T>::run(const Mat<T>& train, const Mat<T>* held_out, const std::function<void(const TrainProgress&)>& progress,
@@ -130,7 +191,6 @@ TrainResult Trainer<T>::run(const Mat<T>& train, const Mat<T>* held_out, const s
   result.first_step = s.step;
   const Batcher batcher(train.rows(), std::min(s.o.batch_size, train.rows()), s.o.seed);
   std::vector<Index> rows;
-  Mat<T> batch;
   TrainProgress report;
   report.total = s.o.steps;
   // Periodic evaluations drive early stopping; the one closing a run does not, so that a run
@@ -144,11 +204,18 @@ TrainResult Trainer<T>::run(const Mat<T>& train, const Mat<T>* held_out, const s
   };
   const std::int64_t end = stop_at >= 0 ? std::min(stop_at, s.o.steps) : s.o.steps;
 
+  std::vector<double> flips;
+  auto batch_rows = [&](Index first, Index count, Mat<T>& out) {
+    gather_rows(train, std::span<const Index>(rows).subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(count)), out);
+    if (s.o.flip_width > 0) flip_images(out, first, flips, s.o);
+  };
   while (s.step < end && !s.early.should_stop()) {
     batcher.indices(s.step, rows);
-    gather_rows(train, rows, batch);
-    if (s.o.flip_width > 0) flip_images(batch, s.o, s.step);
-    LossResult<T> r = s.objective.evaluate(s.model, batch, s.step, true);
+    if (s.o.flip_width > 0) {
+      flips.resize(rows.size());
+      CounterRng(s.o.seed, kFlipStream).uniform<double>(static_cast<std::uint64_t>(s.step), std::span<double>(flips.data(), flips.size()));
+    }
+    LossResult<T> r = s.sum_blocks(static_cast<Index>(rows.size()), batch_rows, s.step, true);
     report.grad_norm = clip_grad_norm(r.gradients, s.o.clip_norm);
     report.lr = s.optimizer.base_lr() * s.o.schedule.factor(s.step);
     s.model.edit_parameters([&](const std::vector<Mat<T>*>& params) {

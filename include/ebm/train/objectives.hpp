@@ -18,8 +18,9 @@
 //                          evaluated without gradient (held-out data) uses CD-k negatives from
 //                          noise and leaves the buffer alone.
 //
-// Randomness (projections, noise, negatives) is a function of (seed, step) only, so a run resumed
-// at step k sees the same draws as an uninterrupted one.
+// Randomness (projections, noise, negatives) is a function of (seed, step, global row of the
+// batch) only, so a run resumed at step k sees the same draws as an uninterrupted one, and a
+// batch split over blocks or processes the same draws as one evaluated whole.
 #include <ebm/core/types.hpp>
 #include <ebm/train/model.hpp>
 
@@ -77,12 +78,16 @@ struct ObjectiveOptions {
   double data_energy_scale() const { return kind == ObjectiveKind::DenoisingSm && noise_levels > 1 ? 1.0 / sigma : 1.0; }
 };
 
-/// Loss on one batch. `values` holds named by-products (energies of data and negatives for CD).
+/// Loss on a batch, or a share of it (Objective::evaluate_rows): shares add up to the loss.
 template <class T>
 struct LossResult {
   T loss = T(0);
   std::vector<Mat<T>> gradients;  // d loss / d parameter, in Model::bind() order (when asked)
-  T energy_data = T(0), energy_negatives = T(0);  // CD / PCD only
+  T energy_data = T(0), energy_negatives = T(0);  // CD / PCD only: means (or their shares)
+  // PCD with gradient: the replay-buffer rows these rows' chains came from and their new
+  // states (replay_rows.size() x D), for Objective::write_replay.
+  std::vector<Index> replay_rows;
+  Mat<T> negatives;
 };
 
 /// An objective bound to a dimension and a seed. Holds the PCD replay buffer and reusable tapes.
@@ -100,6 +105,15 @@ class Objective {
   /// parameter gradient when `with_gradient`. Throws InvalidArgument for a ReLU MLP with
   /// exact or sliced score matching (its Laplacian is zero almost everywhere).
   LossResult<T> evaluate(const Model<T>& model, const Mat<T>& batch, std::int64_t step, bool with_gradient);
+  /// The share of the loss of a batch of `total_rows` rows that its rows [first_row, first_row +
+  /// rows.rows()) contribute (`rows`: n x D), and its gradient. The draws are those the rows get
+  /// in the whole batch, so evaluating a batch in pieces and adding the shares gives its loss (up
+  /// to the order of the sums). PCD: the replay buffer is read, not written; the chains' new
+  /// states are returned for write_replay.
+  LossResult<T> evaluate_rows(const Model<T>& model, const Mat<T>& rows, Index first_row, Index total_rows,
+                              std::int64_t step, bool with_gradient);
+  /// PCD: stores `states` (buffer_rows.size() x D) as the chains at those buffer rows.
+  void write_replay(const std::vector<Index>& buffer_rows, const Mat<T>& states);
 
   /// The PCD replay buffer (buffer_size x D; empty for other objectives), for checkpoints.
   const Mat<T>& replay_buffer() const;

@@ -6,6 +6,14 @@
 // Everything a run depends on is (options, data, the step counter) or is in TrainerState, so a
 // run stopped at step k and resumed from its state (with the model's parameters) continues bit
 // for bit as if it had not stopped.
+//
+// Data parallel: each batch is cut into blocks of block_rows rows; the blocks' losses and
+// gradients are summed over a binary tree fixed by the number of blocks. Under a communicator
+// of K processes each takes a contiguous share of the blocks (so K <= blocks keeps every
+// process busy) and the processes exchange tree nodes, so that every process takes the same
+// optimizer step, with the same bits as one process (docs/scaling.md). Every process holds the
+// whole data set and the model; the PCD replay buffer is kept whole on each.
+#include <ebm/core/communicator.hpp>
 #include <ebm/core/types.hpp>
 #include <ebm/train/model.hpp>
 #include <ebm/train/objectives.hpp>
@@ -37,6 +45,9 @@ struct TrainerOptions {
   // (channels last, ad/patches.hpp), mirrored left to right with probability 1/2, a function of
   // (seed, step, position in the batch). flip_width = 0: off.
   Index flip_height = 0, flip_width = 0, flip_channels = 1;
+  // Rows per block of a batch (the unit of work split across processes; the last block may be
+  // shorter). Results depend on it, not on the number of processes or threads.
+  Index block_rows = 64;
   void validate() const;
 };
 
@@ -74,8 +85,12 @@ struct TrainResult {
 template <class T>
 class Trainer {
  public:
-  /// Trains `model` (kept by reference) by `objective` with these options.
-  Trainer(Model<T>& model, const ObjectiveOptions& objective, const TrainerOptions& options);
+  /// Trains `model` (kept by reference) by `objective` with these options. Under a communicator
+  /// of several processes (kept by reference), every process constructs its Trainer alike and
+  /// calls run() and evaluate() together: they are collective, and an exception on one process
+  /// (bad data, a numerical failure) is thrown on all of them.
+  Trainer(Model<T>& model, const ObjectiveOptions& objective, const TrainerOptions& options,
+          const Communicator& communicator = single_process());
   ~Trainer();
 
   /// Runs from the current step to options.steps (or to stop_at when 0 <= stop_at <
@@ -86,7 +101,7 @@ class Trainer {
                   const std::function<void(const TrainProgress&)>& progress = {}, std::int64_t stop_at = -1);
 
   std::int64_t step() const;
-  /// Loss of the current model on `x` (no update); draws keyed to the current step.
+  /// Loss of the current model on `x` (no update); draws keyed to the current step. Collective.
   double evaluate(const Mat<T>& x);
   /// When an EMA is kept: copies the averaged weights into the model.
   void apply_ema();

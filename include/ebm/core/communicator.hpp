@@ -1,0 +1,57 @@
+#pragma once
+// The processes of a run and the one collective ebm needs between them. ebm's distributed code
+// (data-parallel training, sharded sampling) is written against this interface: one process is
+// single_process(), an MPI job is ebm/mpi/mpi_communicator.hpp, tests use threads. Results
+// never depend on the number of processes: work is split into pieces fixed by the shapes, and
+// pieces are combined in an order fixed by the shapes too (docs/scaling.md).
+#include <exception>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ebm {
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;  // 0 .. size() - 1
+  virtual int size() const = 0;  // >= 1
+  /// Collective: every rank's `mine` (bytes of any length), indexed by rank. Every rank must
+  /// call it the same number of times. ebm calls it only through gather_agreed(), whose messages
+  /// carry each rank's failure: a rank that fails anywhere then joins the next exchange with its
+  /// failure (agreed() around its work), and every rank stops there instead of waiting.
+  virtual std::vector<std::string> all_gather(std::string_view mine) const = 0;
+};
+
+/// The communicator of a lone process (rank 0 of 1).
+const Communicator& single_process();
+
+/// Collective: the ranks agree on whether any of them failed. `failure` is this rank's (null if
+/// none). When any rank failed, every rank throws: the failing rank its own exception, the
+/// others an ebm::Error carrying the lowest failing rank's message, so every rank stops with
+/// the same line instead of waiting for the one that stopped.
+void agree(const Communicator& comm, std::exception_ptr failure);
+
+/// Collective: all_gather of `mine` and agree() on `failure` in one exchange. Returns the
+/// payloads by rank, or throws as agree() does when any rank failed.
+std::vector<std::string> gather_agreed(const Communicator& comm, std::string_view mine, std::exception_ptr failure);
+
+/// Runs `work` and then agree(): the collective form of a piece of work that may throw.
+template <class Work>
+void agreed(const Communicator& comm, Work&& work) {
+  std::exception_ptr failure;
+  try {
+    work();
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  agree(comm, failure);
+}
+
+/// Contiguous near-equal shares of `pieces` over the ranks: rank r takes [first, last).
+struct Share {
+  long long first = 0, last = 0;
+};
+Share share_of(long long pieces, int rank, int ranks);
+
+}  // namespace ebm

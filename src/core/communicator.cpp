@@ -1,0 +1,83 @@
+#include <ebm/core/communicator.hpp>
+
+#include <ebm/core/error.hpp>
+
+#include <new>
+
+namespace ebm {
+namespace {
+
+class SingleProcess final : public Communicator {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  std::vector<std::string> all_gather(std::string_view mine) const override { return {std::string(mine)}; }
+};
+
+// A failure travels as one kind letter and its message, so that every rank throws the same
+// class (the command line's exit code depends on it) with the same text.
+std::string encode(std::exception_ptr failure) {
+  try {
+    std::rethrow_exception(failure);
+  } catch (const InvalidArgument& e) {
+    return std::string("A") + e.what();
+  } catch (const IoError& e) {
+    return std::string("I") + e.what();
+  } catch (const FormatError& e) {
+    return std::string("F") + e.what();
+  } catch (const NumericalError& e) {
+    return std::string("N") + e.what();
+  } catch (const std::bad_alloc&) {
+    return "Mout of memory";
+  } catch (const std::exception& e) {
+    return std::string("E") + e.what();
+  } catch (...) {
+    return "Eunknown failure";
+  }
+}
+
+[[noreturn]] void throw_decoded(const std::string& code) {
+  const std::string what = code.substr(1);
+  switch (code[0]) {
+    case 'A': throw InvalidArgument(what);
+    case 'I': throw IoError(what);
+    case 'F': throw FormatError(what);
+    case 'N': throw NumericalError(what);
+    case 'M': throw std::bad_alloc();
+    default: throw Error(what);
+  }
+}
+
+}  // namespace
+
+const Communicator& single_process() {
+  static const SingleProcess one;
+  return one;
+}
+
+void agree(const Communicator& comm, std::exception_ptr failure) {
+  (void)gather_agreed(comm, {}, failure);
+}
+
+std::vector<std::string> gather_agreed(const Communicator& comm, std::string_view mine, std::exception_ptr failure) {
+  if (comm.size() == 1) {
+    if (failure) std::rethrow_exception(failure);
+    return {std::string(mine)};
+  }
+  // '+' and the payload, or '-' and the failure's code.
+  std::string message(1, failure ? '-' : '+');
+  if (failure) message += encode(failure);
+  else message.append(mine);
+  std::vector<std::string> all = comm.all_gather(message);
+  if (failure) std::rethrow_exception(failure);
+  for (const std::string& m : all)
+    if (m.empty() || m[0] != '+') throw_decoded(m.empty() ? std::string("Ea rank sent nothing") : m.substr(1));
+  for (std::string& m : all) m.erase(0, 1);
+  return all;
+}
+
+Share share_of(long long pieces, int rank, int ranks) {
+  return {pieces * rank / ranks, pieces * (rank + 1) / ranks};
+}
+
+}  // namespace ebm

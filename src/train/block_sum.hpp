@@ -1,0 +1,158 @@
+#pragma once
+// The sum of per-block partial results over a fixed binary tree of the blocks, split across the
+// ranks of a communicator. The tree depends only on the number of blocks: node [l, r) is
+// node [l, mid) + node [mid, r) with mid = (l + r) / 2. Rank k computes the blocks of
+// share_of(blocks, k, K) and, from them, the largest tree nodes that lie inside its share (at
+// most 2 log2(blocks)); the ranks exchange those nodes and every rank finishes the tree the same
+// way. One process computes the same nodes by the same additions, so the sum has the same bits
+// whatever the number of processes (docs/scaling.md).
+#include <ebm/core/communicator.hpp>
+#include <ebm/core/error.hpp>
+#include <ebm/core/types.hpp>
+
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ebm::detail {
+
+/// A partial result: scalars and matrices, all added elementwise.
+template <class T>
+struct Partial {
+  std::vector<T> scalars;
+  std::vector<Mat<T>> matrices;
+
+  void add(const Partial& other) {
+    for (std::size_t i = 0; i < scalars.size(); ++i) scalars[i] += other.scalars[i];
+    for (std::size_t i = 0; i < matrices.size(); ++i) matrices[i] += other.matrices[i];
+  }
+};
+
+/// Bytes in, bytes out: this process's tree nodes travel in one all_gather, with the failure
+/// (if any) of its block computations, which every rank then throws (agree()).
+template <class T>
+class BlockSum {
+ public:
+  using Block = std::function<Partial<T>(Index block)>;
+
+  /// `extra` is this rank's payload that rides along with its nodes (PCD's new chains), handed
+  /// back from every rank in rank order by extras().
+  Partial<T> operator()(const Communicator& comm, Index blocks, const Block& block, const std::function<std::string()>& extra = {}) {
+    const Share mine = share_of(blocks, comm.rank(), comm.size());
+    std::vector<std::pair<std::pair<Index, Index>, Partial<T>>> nodes;
+    std::string payload;
+    std::exception_ptr failure;
+    try {
+      collect(0, blocks, mine, block, nodes);
+      if (comm.size() == 1) {
+        extras_.assign(1, extra ? extra() : std::string());
+        return std::move(nodes.front().second);
+      }
+      payload = encode(nodes, extra ? extra() : std::string());
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    const std::vector<std::string> all = gather_agreed(comm, payload, failure);
+    std::map<std::pair<Index, Index>, Partial<T>> known;
+    extras_.clear();
+    for (const std::string& bytes : all) extras_.push_back(decode(bytes, known));
+    return complete(0, blocks, known);
+  }
+
+  /// The `extra` payloads of the last call, by rank.
+  const std::vector<std::string>& extras() const { return extras_; }
+
+ private:
+  std::vector<std::string> extras_;
+
+  // Node [l, r) computed from this rank's blocks.
+  static Partial<T> compute(Index l, Index r, const Block& block) {
+    if (r - l == 1) return block(l);
+    const Index mid = l + (r - l) / 2;
+    Partial<T> sum = compute(l, mid, block);
+    sum.add(compute(mid, r, block));
+    return sum;
+  }
+
+  static void collect(Index l, Index r, Share mine, const Block& block,
+                      std::vector<std::pair<std::pair<Index, Index>, Partial<T>>>& out) {
+    if (r <= mine.first || l >= mine.last) return;
+    if (l >= mine.first && r <= mine.last) {
+      out.emplace_back(std::make_pair(l, r), compute(l, r, block));
+      return;
+    }
+    const Index mid = l + (r - l) / 2;
+    collect(l, mid, mine, block, out);
+    collect(mid, r, mine, block, out);
+  }
+
+  static Partial<T> complete(Index l, Index r, std::map<std::pair<Index, Index>, Partial<T>>& known) {
+    if (auto it = known.find({l, r}); it != known.end()) return std::move(it->second);
+    if (r - l <= 1) throw Error("BlockSum: block " + std::to_string(l) + " came from no rank");
+    const Index mid = l + (r - l) / 2;
+    Partial<T> sum = complete(l, mid, known);
+    sum.add(complete(mid, r, known));
+    return sum;
+  }
+
+  template <class V>
+  static void put(std::string& out, const V& v) {
+    out.append(reinterpret_cast<const char*>(&v), sizeof(V));
+  }
+  template <class V>
+  static V take(const std::string& in, std::size_t& at) {
+    if (at + sizeof(V) > in.size()) throw Error("BlockSum: truncated message from a rank");
+    V v;
+    std::memcpy(&v, in.data() + at, sizeof(V));
+    at += sizeof(V);
+    return v;
+  }
+
+  static std::string encode(const std::vector<std::pair<std::pair<Index, Index>, Partial<T>>>& nodes, const std::string& extra) {
+    std::string out;
+    put(out, static_cast<std::int64_t>(nodes.size()));
+    for (const auto& [range, p] : nodes) {
+      put(out, static_cast<std::int64_t>(range.first));
+      put(out, static_cast<std::int64_t>(range.second));
+      put(out, static_cast<std::int64_t>(p.scalars.size()));
+      for (T v : p.scalars) put(out, v);
+      put(out, static_cast<std::int64_t>(p.matrices.size()));
+      for (const Mat<T>& m : p.matrices) {
+        put(out, static_cast<std::int64_t>(m.rows()));
+        put(out, static_cast<std::int64_t>(m.cols()));
+        out.append(reinterpret_cast<const char*>(m.data()), sizeof(T) * static_cast<std::size_t>(m.size()));
+      }
+    }
+    out += extra;
+    return out;
+  }
+
+  // Adds the message's nodes to `known`; returns its extra payload.
+  static std::string decode(const std::string& in, std::map<std::pair<Index, Index>, Partial<T>>& known) {
+    std::size_t at = 0;
+    const auto count = take<std::int64_t>(in, at);
+    for (std::int64_t n = 0; n < count; ++n) {
+      const auto l = take<std::int64_t>(in, at), r = take<std::int64_t>(in, at);
+      Partial<T> p;
+      p.scalars.resize(static_cast<std::size_t>(take<std::int64_t>(in, at)));
+      for (T& v : p.scalars) v = take<T>(in, at);
+      p.matrices.resize(static_cast<std::size_t>(take<std::int64_t>(in, at)));
+      for (Mat<T>& m : p.matrices) {
+        const auto rows = take<std::int64_t>(in, at), cols = take<std::int64_t>(in, at);
+        const std::size_t bytes = sizeof(T) * static_cast<std::size_t>(rows * cols);
+        if (rows < 0 || cols < 0 || at + bytes > in.size()) throw Error("BlockSum: truncated message from a rank");
+        m.resize(rows, cols);
+        std::memcpy(m.data(), in.data() + at, bytes);
+        at += bytes;
+      }
+      known.emplace(std::make_pair(Index(l), Index(r)), std::move(p));
+    }
+    return in.substr(at);
+  }
+};
+
+}  // namespace ebm::detail
