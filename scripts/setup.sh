@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(g++ cmake ninja-build libeigen3-dev librandom123-dev libcli11-dev nlohmann-json3-dev
           libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libzip-dev libcairo2-dev pkg-config
-          python3-dev pybind11-dev python3-numpy)
+          python3-dev pybind11-dev python3-numpy libopenmpi-dev openmpi-bin)
 for option in "$@"; do
   case "$option" in
     --with-test) packages+=(python3-torch python3-pytest dataset-fashion-mnist) ;;

@@ -2,6 +2,7 @@
 // What the subcommands share: global options, --config files, loading a model or an energy,
 // point files, the progress bar, MCMC summaries as JSON. No mathematics: everything numerical is
 // a library call.
+#include <ebm/core/communicator.hpp>
 #include <ebm/core/error.hpp>
 #include <ebm/core/types.hpp>
 #include <ebm/diag/mcmc.hpp>
@@ -17,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -28,12 +30,18 @@ struct Globals {
   std::uint64_t seed = 0;
   bool quiet = false;
   std::string config;
+  /// The processes of the run (mpirun -np K ebm ...): one writes the outputs and speaks
+  /// (rank 0); the others are quiet.
+  const Communicator* processes = &single_process();
+  bool writes() const { return processes->rank() == 0; }
 };
 
-/// Everything the subcommands register: the global options and one runner per leaf subcommand.
+/// Everything the subcommands register: the global options, one runner per leaf subcommand,
+/// and which runners share their work among MPI processes (the others refuse to run on several).
 struct Context {
   Globals globals;
   std::map<const CLI::App*, std::function<void()>> runners;
+  std::set<const CLI::App*> distributed;
 };
 
 /// A bad flag value or a missing flag, found by the CLI itself: exit code 2.

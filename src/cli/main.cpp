@@ -8,9 +8,13 @@
 #include <ebm/core/parallel.hpp>
 
 #include <CLI/CLI.hpp>
+#ifdef EBM_WITH_MPI
+#include <ebm/mpi/mpi_communicator.hpp>
+#endif
 
 #include <cstdlib>
 #include <exception>
+#include <optional>
 #include <string_view>
 
 #include <unistd.h>
@@ -102,8 +106,11 @@ std::string plain_mismatch(const std::string& what) {
   return what.substr(0, at) + ": given " + what.substr(at + marker.size()) + " times, takes one value";
 }
 
+// Whether this process prints errors: rank 0 of an MPI job (every rank fails alike, see below).
+bool g_speaks = true;
+
 int fail(const CLI::App* where, const std::string& what, int code) {
-  std::cerr << ebm::cli::command_path(where) << ": " << one_line(what) << "\n";
+  if (g_speaks) std::cerr << ebm::cli::command_path(where) << ": " << one_line(what) << "\n";
   return code;
 }
 
@@ -125,6 +132,22 @@ void prefer_passive_waiting(int argc, char** argv) {
 int main(int argc, char** argv) {
   prefer_passive_waiting(argc, argv);
   ebm::retain_freed_memory();
+  // Under mpirun every process runs this program; MPI starts only then, so that a plain `ebm`
+  // needs no MPI at run time.
+  const ebm::Communicator* processes = &ebm::single_process();
+#ifdef EBM_WITH_MPI
+  std::optional<ebm::mpi::Session> mpi;
+  if (ebm::mpi::launched_by_mpi()) {
+    try {
+      mpi.emplace(argc, argv);
+    } catch (const std::exception& e) {
+      std::cerr << "ebm: " << one_line(e.what()) << "\n";
+      return 1;
+    }
+    processes = &mpi->world();
+    g_speaks = processes->rank() == 0;
+  }
+#endif
   CLI::App app{"ebm: energy-based generative models — learn, score, sample, evaluate"};
   app.name("ebm");
   app.set_version_flag("--version", std::string("ebm ") + EBM_VERSION);
@@ -133,6 +156,7 @@ int main(int argc, char** argv) {
   app.footer("Global options may be given before or after the subcommand. See docs/cli.md.");
   ebm::cli::Context ctx;
   ebm::cli::Globals& g = ctx.globals;
+  g.processes = processes;
   app.add_option("--threads", g.threads, "Thread count (default: all cores)")->check(CLI::Range(1, 4096));
   app.add_option("--seed", g.seed, "Seed of every random draw (default 0)");
   app.add_flag("--quiet", g.quiet, "No progress bar, summaries or notes on stderr");
@@ -151,11 +175,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
+    return g_speaks ? app.exit(e) : e.get_exit_code();
   } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
+    return g_speaks ? app.exit(e) : e.get_exit_code();
   } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
+    return g_speaks ? app.exit(e) : e.get_exit_code();
   } catch (const CLI::ExtrasError& e) {
     CLI::App* leaf = selected_leaf(&app);
     return fail(leaf, explain_extras(&app, leaf, e.what()), 2);
@@ -169,14 +193,31 @@ int main(int argc, char** argv) {
   CLI::App* leaf = selected_leaf(&app);
   const auto runner = ctx.runners.find(leaf);
   if (runner == ctx.runners.end()) {
-    std::cout << app.help();
+    if (g_speaks) std::cout << app.help();
     return 0;
   }
   try {
-    ebm::cli::apply_config_file(leaf, g);
-    if (g.threads > 0) ebm::set_num_threads(g.threads);
-    (void)ebm::ad::kernel_target();  // a bad EBM_KERNEL_TARGET is refused before any work
-    runner->second();
+    // The whole command is one agreed piece of work: a process that fails anywhere meets the
+    // others at their next exchange with its failure, and every process stops with its line.
+    ebm::agreed(*processes, [&] {
+      ebm::cli::apply_config_file(leaf, g);
+      if (processes->size() > 1) {
+        if (!ctx.distributed.contains(leaf)) {
+          std::string names;
+          for (const CLI::App* d : ctx.distributed) names += (names.empty() ? "" : ", ") + d->get_name();
+          throw ebm::cli::UsageError("runs on one process only; start it without mpirun (commands that run on " +
+                                     std::to_string(processes->size()) + " processes: " + names + ")");
+        }
+        if (!g_speaks) g.quiet = true;
+        // The machine's cores shared among the processes started on it.
+#ifdef EBM_WITH_MPI
+        if (g.threads == 0) ebm::set_num_threads(std::max(1, ebm::num_threads() / ebm::mpi::local_processes()));
+#endif
+      }
+      if (g.threads > 0) ebm::set_num_threads(g.threads);
+      (void)ebm::ad::kernel_target();  // a bad EBM_KERNEL_TARGET is refused before any work
+      runner->second();
+    });
   } catch (const CLI::ParseError& e) {
     return fail(leaf, e.what(), 2);
   } catch (const ebm::cli::Interrupted& e) {

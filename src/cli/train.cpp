@@ -61,8 +61,9 @@ void train(const TrainArgs& a, const Globals& g) {
   const Mat<T> x = read_matrix<T>(a.data);
   if (x.rows() < 1 || x.cols() < 1) throw FormatError(a.data + ": no data (" + shape_str(x) + ")");
 
+  r.communicator = g.processes;
   std::ofstream log;
-  if (!a.log.empty()) {
+  if (!a.log.empty() && g.writes()) {
     log.open(a.log, r.resume.empty() ? std::ios::trunc : std::ios::app);
     if (!log) throw IoError(a.log + ": cannot open for writing (" + std::strerror(errno) + ")");
   }
@@ -112,7 +113,7 @@ void train(const TrainArgs& a, const Globals& g) {
                       std::to_string(*trained->interrupted_at) + " of " +
                       std::to_string(end) +
                       ", checkpoint written; resume with: ebm train --resume " + trained->interrupt_checkpoint + " -o " + a.output);
-  io::save_model<T>(a.output, trained->network, trained->info);
+  if (g.writes()) io::save_model<T>(a.output, trained->network, trained->info);
   const TrainResult& res = trained->result;
   if (!g.quiet) {
     std::cerr << "ebm train: steps " << res.first_step << ".." << res.steps_done << " in " << fmt(res.seconds) << " s";
@@ -135,6 +136,9 @@ void add_train(CLI::App& app, Context& ctx) {
   sub->add_option("--objective", a->request.objective, "sm (exact score matching, default), ssm, dsm, cd or pcd")->transform(lowercase());
   sub->add_option("--steps", a->request.steps, "Total optimizer steps of the run (default 1000; cd, pcd: 5000)");
   sub->add_option("--batch", a->request.batch, "Batch size (default 256; full batch when >= N)");
+  sub->add_option("--block-rows", a->request.block_rows,
+                  "Rows per block of a batch, the unit of work shared among MPI processes (default 64; results depend on it, "
+                  "not on the number of processes)");
   sub->add_option("--lr", a->request.lr, "Learning rate (default 1e-3)");
   sub->add_option("-o,--output", a->output, "Model file to write (.safetensors)");
   sub->add_option("--resume", a->request.resume, "Continue from a checkpoint (its saved options are the defaults)");
@@ -171,6 +175,7 @@ void add_train(CLI::App& app, Context& ctx) {
   sub->add_flag("--float64", a->float64, "Train in double precision (default float32)");
   sub->add_flag("--flip", a->request.flip, "Image networks: mirror each training image left to right with probability 1/2");
   const Globals& g = ctx.globals;
+  ctx.distributed.insert(sub);
   ctx.runners[sub] = [a, &g, sub] {
     if (a->request.resume.empty()) {  // a resumed run's options are the checkpoint's
       require_applicable(sub, "objective", a->request.objective,

@@ -48,7 +48,13 @@ std::string encode(std::exception_ptr failure) {
   }
 }
 
+thread_local std::uint64_t agreed_count = 0;
+
 }  // namespace
+
+std::uint64_t agreed_failures() {
+  return agreed_count;
+}
 
 const Communicator& single_process() {
   static const SingleProcess one;
@@ -69,6 +75,11 @@ std::vector<std::string> gather_agreed(const Communicator& comm, std::string_vie
   if (failure) message += encode(failure);
   else message.append(mine);
   std::vector<std::string> all = comm.all_gather(message);
+  for (const std::string& m : all)
+    if (m.empty() || m[0] != '+') {
+      ++agreed_count;
+      break;
+    }
   if (failure) std::rethrow_exception(failure);
   for (const std::string& m : all)
     if (m.empty() || m[0] != '+') throw_decoded(m.empty() ? std::string("Ea rank sent nothing") : m.substr(1));

@@ -80,6 +80,7 @@ double TrainRequest::energy_penalty_or_default() const {
 void TrainRequest::validate() const {
   at_least("steps", steps_or_default(), 1);
   at_least("batch", batch, 1);
+  at_least("block_rows", block_rows, 1);
   positive("lr", lr);
   nonnegative("weight_decay", weight_decay);
   nonnegative("clip", clip);
@@ -134,6 +135,7 @@ TrainerOptions TrainRequest::trainer_options() const {
   TrainerOptions t;
   t.steps = steps_or_default();
   t.batch_size = batch;
+  t.block_rows = block_rows;
   t.seed = seed;
   if (optimizer == "adam" || optimizer == "adamw") {
     t.optimizer = OptimizerKind::Adam;
@@ -166,6 +168,7 @@ std::string TrainRequest::run_config() const {
                             {"objective", objective},
                             {"steps", steps_or_default()},
                             {"batch", batch},
+                            {"block-rows", block_rows},
                             {"lr", lr},
                             {"schedule", schedule},
                             {"optimizer", optimizer},
@@ -296,7 +299,22 @@ Trained<T> train(const Mat<T>& data, const TrainRequest& r) {
     note("exact score matching by " + (network.dense_chain() ? std::string("the forward Laplacian (the network is a plain MLP)")
                                                               : "the naive route: D = " + std::to_string(dim) +
                                                                     " backward passes per step (the network offers no forward Laplacian)"));
-  auto trainer = std::make_unique<Trainer<T>>(model, objective, trainer_options);
+  const Communicator& comm = r.communicator ? *r.communicator : single_process();
+  // Checkpoints: written by rank 0, and a failure to write stops every rank.
+  auto save_checkpoint = [&](const std::string& path, const Trainer<T>& t, const std::string& config_text) {
+    agreed(comm, [&] {
+      if (comm.rank() == 0) io::save_checkpoint<T>(path, network, info, t.state(), config_text);
+    });
+  };
+  if (comm.size() > 1) {
+    const Index batch = std::min<Index>(r.batch, train_x.rows());
+    const Index blocks = (batch + r.block_rows - 1) / r.block_rows;
+    if (blocks < comm.size())
+      note(std::to_string(comm.size()) + " processes share batches of " + std::to_string(batch) + " rows in " + std::to_string(blocks) +
+           " block(s) of " + std::to_string(r.block_rows) + ": " + std::to_string(comm.size() - blocks) +
+           " process(es) idle (a smaller block_rows shares it out, and changes the run's bits)");
+  }
+  auto trainer = std::make_unique<Trainer<T>>(model, objective, trainer_options, comm);
   if (ckpt) trainer->load_state(std::move(ckpt->state));
   const std::int64_t first = trainer->step();
   const std::int64_t steps = r.steps_or_default();
@@ -323,16 +341,32 @@ Trained<T> train(const Mat<T>& data, const TrainRequest& r) {
     TrainerState<T> state;
   };
   Snapshot older{network.parameter_values(), trainer->state()}, newer = older;
+  // The callbacks run on every rank; a failure in one, or a stop asked of one, stops all.
+  auto callbacks = [&](const TrainProgress& p) {
+    bool stop = false;
+    std::exception_ptr failure;
+    try {
+      if (r.on_step) r.on_step(p);
+      stop = r.should_stop && p.step < end && r.should_stop();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (comm.size() == 1) {
+      if (failure) std::rethrow_exception(failure);
+      return stop;
+    }
+    for (const std::string& flag : gather_agreed(comm, stop ? "1" : "0", failure)) stop = stop || flag == "1";
+    return stop;
+  };
   auto on_step = [&](const TrainProgress& p) {
-    if (r.on_step) r.on_step(p);
+    const bool stop = callbacks(p);
     if (const std::string why = divergence(p, r.divergence_threshold, dim); !why.empty()) throw Diverged{p.step, why};
     if (rollback && p.step % snapshot_every == 0) {
       older = std::move(newer);
       newer = Snapshot{network.parameter_values(), trainer->state()};
     }
-    if (r.checkpoint_every > 0 && p.step % r.checkpoint_every == 0 && p.step < end)
-      io::save_checkpoint<T>(r.checkpoint, network, info, trainer->state(), config);
-    if (r.should_stop && p.step < end && r.should_stop()) throw Stop{p.step};
+    if (r.checkpoint_every > 0 && p.step % r.checkpoint_every == 0 && p.step < end) save_checkpoint(r.checkpoint, *trainer, config);
+    if (stop) throw Stop{p.step};
   };
   const bool held = test_x.rows() > 0;
   double lr = r.lr;
@@ -343,7 +377,7 @@ Trained<T> train(const Mat<T>& data, const TrainRequest& r) {
     } catch (const Stop& stop) {
       // Between steps: the trainer's state is that of step `stop.step`, as a checkpoint written then would hold.
       out.interrupt_checkpoint = r.interrupt_checkpoint.empty() ? r.checkpoint : r.interrupt_checkpoint;
-      io::save_checkpoint<T>(out.interrupt_checkpoint, network, info, trainer->state(), config);
+      save_checkpoint(out.interrupt_checkpoint, *trainer, config);
       out.interrupted_at = stop.step;
       info.step = trainer->step();
       return out;
@@ -364,7 +398,7 @@ Trained<T> train(const Mat<T>& data, const TrainRequest& r) {
         for (std::size_t i = 0; i < p.size(); ++i) *p[i] = older.parameters[i];
       });
       trainer_options.adam.lr = trainer_options.sgd.lr = lr;  // the optimizer's own, whichever it is
-      trainer = std::make_unique<Trainer<T>>(model, objective, trainer_options);
+      trainer = std::make_unique<Trainer<T>>(model, objective, trainer_options, comm);
       trainer->load_state(older.state);
       newer = older;
       nlohmann::json c = nlohmann::json::parse(config);
@@ -376,7 +410,7 @@ Trained<T> train(const Mat<T>& data, const TrainRequest& r) {
            (contrastive ? ", langevin_step_size " + text(objective.langevin_step_size) : std::string()));
     }
   }
-  if (!r.checkpoint.empty()) io::save_checkpoint<T>(r.checkpoint, network, info, trainer->state(), config);
+  if (!r.checkpoint.empty()) save_checkpoint(r.checkpoint, *trainer, config);
   trainer->apply_ema();
   info.step = trainer->step();
   return out;

@@ -672,7 +672,7 @@ PYBIND11_MODULE(_ebm, m) {
          std::int64_t patience, double sigma, double sigma_max, std::int64_t noise_levels, std::int64_t projections,
          std::int64_t langevin_steps, std::optional<double> langevin_step_size, std::int64_t buffer_size, std::optional<double> energy_penalty,
          double restart_fraction, const std::string& on_divergence, double divergence_threshold, bool flip,
-         std::optional<std::int64_t> stop_at, const std::string& dtype) {
+         std::optional<std::int64_t> stop_at, std::int64_t block_rows, const std::string& dtype) {
         TrainCall c;
         facade::TrainRequest& r = c.request;
         r.objective = objective;
@@ -707,6 +707,7 @@ PYBIND11_MODULE(_ebm, m) {
         r.divergence_threshold = divergence_threshold;
         r.flip = flip;
         r.stop_at = stop_at;
+        r.block_rows = block_rows;
         c.dtype = dtype;
         c.callback = std::move(callback);
         return ebm::python::train(data, std::move(c));
@@ -723,7 +724,7 @@ PYBIND11_MODULE(_ebm, m) {
       py::arg("buffer_size") = td.buffer_size, py::arg("energy_penalty") = td.energy_penalty,
       py::arg("restart_fraction") = td.restart_fraction, py::arg("on_divergence") = td.on_divergence,
       py::arg("divergence_threshold") = td.divergence_threshold, py::arg("flip") = td.flip, py::arg("stop_at") = td.stop_at,
-      py::arg("dtype") = "float32");
+      py::arg("block_rows") = td.block_rows, py::arg("dtype") = "float32");
   m.def("saved_run_config", [](const std::filesystem::path& p) { return facade::saved_run_config(p.string()); },
         py::arg("checkpoint"));
 

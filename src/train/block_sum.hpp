@@ -5,9 +5,12 @@
 // share_of(blocks, k, K) and, from them, the largest tree nodes that lie inside its share (at
 // most 2 log2(blocks)); the ranks exchange those nodes and every rank finishes the tree the same
 // way. One process computes the same nodes by the same additions, so the sum has the same bits
-// whatever the number of processes (docs/scaling.md).
+// whatever the number of processes (docs/scaling.md). Within a process the blocks run on its
+// threads, each block on one thread (its kernels run serially inside the parallel loop), so
+// the bits do not depend on the thread count either.
 #include <ebm/core/communicator.hpp>
 #include <ebm/core/error.hpp>
+#include <ebm/core/parallel.hpp>
 #include <ebm/core/types.hpp>
 
 #include <cstdint>
@@ -37,6 +40,7 @@ struct Partial {
 template <class T>
 class BlockSum {
  public:
+  /// The partial result of one block; called concurrently for different blocks.
   using Block = std::function<Partial<T>(Index block)>;
 
   /// `extra` is this rank's payload that rides along with its nodes (PCD's new chains), handed
@@ -47,7 +51,8 @@ class BlockSum {
     std::string payload;
     std::exception_ptr failure;
     try {
-      collect(0, blocks, mine, block, nodes);
+      std::vector<Partial<T>> leaves = compute_blocks(mine, block);
+      collect(0, blocks, mine, leaves, nodes);
       if (comm.size() == 1) {
         extras_.assign(1, extra ? extra() : std::string());
         return std::move(nodes.front().second);
@@ -69,25 +74,44 @@ class BlockSum {
  private:
   std::vector<std::string> extras_;
 
-  // Node [l, r) computed from this rank's blocks.
-  static Partial<T> compute(Index l, Index r, const Block& block) {
-    if (r - l == 1) return block(l);
+  // This rank's blocks, on its threads; the failure of the lowest failing block is thrown.
+  static std::vector<Partial<T>> compute_blocks(Share mine, const Block& block) {
+    const auto count = static_cast<std::size_t>(mine.last - mine.first);
+    std::vector<Partial<T>> leaves(count);
+    std::vector<std::exception_ptr> failures(count);
+    parallel_for_chunks(static_cast<Index>(count), 1, [&](Index b0, Index b1) {
+      for (Index b = b0; b < b1; ++b) {
+        try {
+          leaves[static_cast<std::size_t>(b)] = block(mine.first + b);
+        } catch (...) {
+          failures[static_cast<std::size_t>(b)] = std::current_exception();
+        }
+      }
+    });
+    for (const std::exception_ptr& f : failures)
+      if (f) std::rethrow_exception(f);
+    return leaves;
+  }
+
+  // Node [l, r) from this rank's blocks (leaves[b - first] is block b; moved from).
+  static Partial<T> compute(Index l, Index r, Index first, std::vector<Partial<T>>& leaves) {
+    if (r - l == 1) return std::move(leaves[static_cast<std::size_t>(l - first)]);
     const Index mid = l + (r - l) / 2;
-    Partial<T> sum = compute(l, mid, block);
-    sum.add(compute(mid, r, block));
+    Partial<T> sum = compute(l, mid, first, leaves);
+    sum.add(compute(mid, r, first, leaves));
     return sum;
   }
 
-  static void collect(Index l, Index r, Share mine, const Block& block,
+  static void collect(Index l, Index r, Share mine, std::vector<Partial<T>>& leaves,
                       std::vector<std::pair<std::pair<Index, Index>, Partial<T>>>& out) {
     if (r <= mine.first || l >= mine.last) return;
     if (l >= mine.first && r <= mine.last) {
-      out.emplace_back(std::make_pair(l, r), compute(l, r, block));
+      out.emplace_back(std::make_pair(l, r), compute(l, r, mine.first, leaves));
       return;
     }
     const Index mid = l + (r - l) / 2;
-    collect(l, mid, mine, block, out);
-    collect(mid, r, mine, block, out);
+    collect(l, mid, mine, leaves, out);
+    collect(mid, r, mine, leaves, out);
   }
 
   static Partial<T> complete(Index l, Index r, std::map<std::pair<Index, Index>, Partial<T>>& known) {

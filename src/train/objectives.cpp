@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <mutex>
 #include <numeric>
 
 namespace ebm {
@@ -279,12 +281,32 @@ struct Objective<T>::Impl {
   ObjectiveOptions o;
   Index dim;
   std::uint64_t seed;
-  ad::Tape<T> tape;
   Mat<T> buffer;
+  // Tapes for concurrent evaluate_rows calls (blocks on several threads): a tape is scratch
+  // memory, so which one a call gets does not change its result.
+  std::mutex mutex;  // guards spare_tapes and the lazy creation of the buffer
+  std::vector<std::unique_ptr<ad::Tape<T>>> spare_tapes;
+
+  std::unique_ptr<ad::Tape<T>> take_tape() {
+    std::lock_guard lock(mutex);
+    if (spare_tapes.empty()) return std::make_unique<ad::Tape<T>>();
+    std::unique_ptr<ad::Tape<T>> t = std::move(spare_tapes.back());
+    spare_tapes.pop_back();
+    return t;
+  }
+  // The buffer's initial chains, made when first needed (by any block, on any process).
+  void ensure_buffer() {
+    std::lock_guard lock(mutex);
+    if (buffer.rows() == 0) buffer = noise(o.buffer_size, kBufferInit, 0, 0);
+  }
+  void return_tape(std::unique_ptr<ad::Tape<T>> t) {
+    std::lock_guard lock(mutex);
+    spare_tapes.push_back(std::move(t));
+  }
 
   CounterRng rng(Stream s) const { return CounterRng(seed, s); }
 
-  LossResult<T> sliced(const Model<T>& model, const Mat<T>& x, Index first_row, Index total_rows, std::uint64_t step,
+  LossResult<T> sliced(ad::Tape<T>& tape, const Model<T>& model, const Mat<T>& x, Index first_row, Index total_rows, std::uint64_t step,
                        bool with_gradient) {
     require_smooth(model, "sliced score matching");
     const Index m = o.projections, rows = x.rows() * m;
@@ -309,7 +331,7 @@ struct Objective<T>::Impl {
     return finish(tape, sum * (T(1) / T(total_rows * m)), params, with_gradient);
   }
 
-  LossResult<T> denoising(const Model<T>& model, const Mat<T>& x, Index first_row, Index total_rows, std::uint64_t step,
+  LossResult<T> denoising(ad::Tape<T>& tape, const Model<T>& model, const Mat<T>& x, Index first_row, Index total_rows, std::uint64_t step,
                           bool with_gradient) {
     const Index n = x.rows();
     Mat<T> eps(n, dim);
@@ -366,7 +388,7 @@ struct Objective<T>::Impl {
 
   // Shares of mean E(data) - mean E(negatives) + alpha (mean E(data)^2 + mean E(negatives)^2):
   // the data means over the batch's total_rows rows, the negatives' over its total_negatives.
-  LossResult<T> contrastive(const Model<T>& model, const Mat<T>& x, Index first_row, Index total_rows, std::uint64_t step,
+  LossResult<T> contrastive(ad::Tape<T>& tape, const Model<T>& model, const Mat<T>& x, Index first_row, Index total_rows, std::uint64_t step,
                             bool with_gradient) {
     if (model.conditional())
       throw InvalidArgument("contrastive divergence: the model is noise-conditional; train it with dsm over a noise ladder");
@@ -378,7 +400,7 @@ struct Objective<T>::Impl {
       // The chains of the whole batch are picked (the same on every process); these rows take
       // the picks at their own positions, and a batch larger than the buffer has some rows
       // without a chain.
-      if (buffer.rows() == 0) buffer = noise(o.buffer_size, kBufferInit, 0, 0);
+      ensure_buffer();
       total_negatives = std::min(total_rows, buffer.rows());
       const std::vector<Index> all = pick_chains(total_negatives, step);
       const Index count = std::clamp<Index>(total_negatives - first_row, 0, n);
@@ -482,12 +504,18 @@ LossResult<T> Objective<T>::evaluate_rows(const Model<T>& model, const Mat<T>& r
            ") do not lie in a batch of " + std::to_string(total_rows);
   });
   const auto counter = static_cast<std::uint64_t>(step);
+  struct Lease {  // the tape goes back to the pool however the call ends
+    Impl& impl;
+    std::unique_ptr<ad::Tape<T>> tape;
+    ~Lease() { impl.return_tape(std::move(tape)); }
+  } lease{*impl_, impl_->take_tape()};
+  ad::Tape<T>& tape = *lease.tape;
   switch (impl_->o.kind) {
-    case ObjectiveKind::ExactSm: return exact_loss(impl_->tape, model, rows, total_rows, impl_->o.route, with_gradient);
-    case ObjectiveKind::SlicedSm: return impl_->sliced(model, rows, first_row, total_rows, counter, with_gradient);
-    case ObjectiveKind::DenoisingSm: return impl_->denoising(model, rows, first_row, total_rows, counter, with_gradient);
+    case ObjectiveKind::ExactSm: return exact_loss(tape, model, rows, total_rows, impl_->o.route, with_gradient);
+    case ObjectiveKind::SlicedSm: return impl_->sliced(tape, model, rows, first_row, total_rows, counter, with_gradient);
+    case ObjectiveKind::DenoisingSm: return impl_->denoising(tape, model, rows, first_row, total_rows, counter, with_gradient);
     case ObjectiveKind::Cd:
-    case ObjectiveKind::Pcd: return impl_->contrastive(model, rows, first_row, total_rows, counter, with_gradient);
+    case ObjectiveKind::Pcd: return impl_->contrastive(tape, model, rows, first_row, total_rows, counter, with_gradient);
   }
   throw InvalidArgument("Objective::evaluate_rows: unknown objective");
 }
@@ -496,6 +524,8 @@ template <class T>
 void Objective<T>::write_replay(const std::vector<Index>& buffer_rows, const Mat<T>& states) {
   require(static_cast<Index>(buffer_rows.size()) == states.rows() || (buffer_rows.empty() && states.size() == 0),
           "Objective::write_replay", "one state per buffer row");
+  if (buffer_rows.empty()) return;
+  impl_->ensure_buffer();  // a process without blocks of its own has not made it yet
   for (std::size_t i = 0; i < buffer_rows.size(); ++i) impl_->buffer.row(buffer_rows[i]) = states.row(static_cast<Index>(i));
 }
 

@@ -102,20 +102,27 @@ struct Trainer<T>::Impl {
                            bool with_gradient) {
     require(total_rows >= 1 && model.dim() >= 1, "Trainer", "a batch needs at least one row");
     const Index blocks = (total_rows + o.block_rows - 1) / o.block_rows;
-    std::string replay;  // (buffer row, state) pairs of this process's blocks
-    Mat<T> x;
-    auto block = [&](Index b) {
+    const Share mine = share_of(blocks, comm.rank(), comm.size());
+    // (buffer row, state) records of this process's blocks, by block.
+    std::vector<std::string> replay(static_cast<std::size_t>(mine.last - mine.first));
+    auto block = [&](Index b) {  // runs on several threads at once
       const Index first = b * o.block_rows, count = std::min(o.block_rows, total_rows - first);
+      Mat<T> x;
       rows_of(first, count, x);
       LossResult<T> r = objective.evaluate_rows(model, x, first, total_rows, draws, with_gradient);
+      std::string& records = replay[static_cast<std::size_t>(b - mine.first)];
       for (std::size_t i = 0; i < r.replay_rows.size(); ++i) {
         const auto row = static_cast<std::int64_t>(r.replay_rows[i]);
-        put(replay, &row, 1);
-        put(replay, r.negatives.row(static_cast<Index>(i)).data(), static_cast<std::size_t>(r.negatives.cols()));
+        put(records, &row, 1);
+        put(records, r.negatives.row(static_cast<Index>(i)).data(), static_cast<std::size_t>(r.negatives.cols()));
       }
       return detail::Partial<T>{{r.loss, r.energy_data, r.energy_negatives}, std::move(r.gradients)};
     };
-    detail::Partial<T> total = block_sum(comm, blocks, block, [&] { return replay; });
+    detail::Partial<T> total = block_sum(comm, blocks, block, [&] {
+      std::string all;
+      for (const std::string& records : replay) all += records;
+      return all;
+    });
     write_replay(block_sum.extras());
     LossResult<T> r;
     r.loss = total.scalars[0];
@@ -169,21 +176,24 @@ template <class T>
 TrainResult Trainer<T>::run(const Mat<T>& train, const Mat<T>* held_out, const std::function<void(const TrainProgress&)>& progress,
                             std::int64_t stop_at) {
   Impl& s = *impl_;
-  const char* where = "Trainer::run";
-  require(s.o.flip_width == 0 || s.o.flip_height * s.o.flip_width * s.o.flip_channels == s.model.dim(), where, [&] {
-    return "flipped images of " + std::to_string(s.o.flip_height) + "x" + std::to_string(s.o.flip_width) + "x" +
-           std::to_string(s.o.flip_channels) + " do not match the model's dimension " + std::to_string(s.model.dim());
-  });
-  require(train.rows() >= 1 && train.cols() == s.model.dim(), where, [&] {
-    return "training data has shape " + shape_str(train) + ", expected Nx" + std::to_string(s.model.dim()) + " with N >= 1";
-  });
-  require_finite(train, where, "training data");
-  if (held_out) {
-    require(held_out->rows() >= 1 && held_out->cols() == s.model.dim(), where, [&] {
-      return "held-out data has shape " + shape_str(*held_out) + ", expected Mx" + std::to_string(s.model.dim());
+  // Checked on every process together, so that bad data on one stops all (as any failure later does).
+  agreed(s.comm, [&] {
+    const char* where = "Trainer::run";
+    require(s.o.flip_width == 0 || s.o.flip_height * s.o.flip_width * s.o.flip_channels == s.model.dim(), where, [&] {
+      return "flipped images of " + std::to_string(s.o.flip_height) + "x" + std::to_string(s.o.flip_width) + "x" +
+             std::to_string(s.o.flip_channels) + " do not match the model's dimension " + std::to_string(s.model.dim());
     });
-    require_finite(*held_out, where, "held-out data");
-  }
+    require(train.rows() >= 1 && train.cols() == s.model.dim(), where, [&] {
+      return "training data has shape " + shape_str(train) + ", expected Nx" + std::to_string(s.model.dim()) + " with N >= 1";
+    });
+    require_finite(train, where, "training data");
+    if (held_out) {
+      require(held_out->rows() >= 1 && held_out->cols() == s.model.dim(), where, [&] {
+        return "held-out data has shape " + shape_str(*held_out) + ", expected Mx" + std::to_string(s.model.dim());
+      });
+      require_finite(*held_out, where, "held-out data");
+    }
+  });
   const auto start = std::chrono::steady_clock::now();
   auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
 

@@ -4,6 +4,7 @@
 // single_process(), an MPI job is ebm/mpi/mpi_communicator.hpp, tests use threads. Results
 // never depend on the number of processes: work is split into pieces fixed by the shapes, and
 // pieces are combined in an order fixed by the shapes too (docs/scaling.md).
+#include <cstdint>
 #include <exception>
 #include <string>
 #include <string_view>
@@ -36,13 +37,19 @@ void agree(const Communicator& comm, std::exception_ptr failure);
 /// payloads by rank, or throws as agree() does when any rank failed.
 std::vector<std::string> gather_agreed(const Communicator& comm, std::string_view mine, std::exception_ptr failure);
 
+/// How many failures gather_agreed() has thrown on this thread: a failure that came out of an
+/// agreement is known to every rank already and must not be agreed on again.
+std::uint64_t agreed_failures();
+
 /// Runs `work` and then agree(): the collective form of a piece of work that may throw.
 template <class Work>
 void agreed(const Communicator& comm, Work&& work) {
+  const std::uint64_t before = agreed_failures();
   std::exception_ptr failure;
   try {
     work();
   } catch (...) {
+    if (agreed_failures() != before) throw;  // every rank is stopping already
     failure = std::current_exception();
   }
   agree(comm, failure);

@@ -40,6 +40,8 @@ struct TrainRequest {
   /// Total optimiser steps of the run (a resumed run included); unset: the objective's default.
   std::optional<std::int64_t> steps;
   std::int64_t batch = 256;         // full batch when >= N
+  /// Rows per block of a batch: the unit of work shared out among processes (TrainerOptions).
+  std::int64_t block_rows = 64;
   double lr = 1e-3;
   std::string schedule = "constant";  // train/optimizer.hpp parse_lr_schedule
   std::string optimizer = "adam";     // adam, adamw, sgd
@@ -79,6 +81,10 @@ struct TrainRequest {
   std::function<void(const TrainProgress&)> on_step;
   /// Polled after every step: true stops the run at a safe point with a checkpoint.
   std::function<bool()> should_stop;
+  /// The processes training together (null: this one alone). Every process calls train() with
+  /// the same request and data; one (rank 0) writes the checkpoints; callbacks run on all, and
+  /// an exception in one stops all (Trainer).
+  const Communicator* communicator = nullptr;
   /// A line for the user (the exact-SM route, constant columns), as soon as it is known.
   std::function<void(const std::string&)> on_note;
 

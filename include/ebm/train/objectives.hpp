@@ -109,7 +109,8 @@ class Objective {
   /// rows.rows()) contribute (`rows`: n x D), and its gradient. The draws are those the rows get
   /// in the whole batch, so evaluating a batch in pieces and adding the shares gives its loss (up
   /// to the order of the sums). PCD: the replay buffer is read, not written; the chains' new
-  /// states are returned for write_replay.
+  /// states are returned for write_replay. Calls for different rows may run on several threads
+  /// at once (not at once with write_replay or set_replay_buffer).
   LossResult<T> evaluate_rows(const Model<T>& model, const Mat<T>& rows, Index first_row, Index total_rows,
                               std::int64_t step, bool with_gradient);
   /// PCD: stores `states` (buffer_rows.size() x D) as the chains at those buffer rows.

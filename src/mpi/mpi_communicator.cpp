@@ -1,0 +1,102 @@
+#include <ebm/mpi/mpi_communicator.hpp>
+
+#include <ebm/core/error.hpp>
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace ebm::mpi {
+namespace {
+
+void check(int code, const char* call) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  throw Error(std::string("MPI: ") + call + " failed: " + std::string(text, static_cast<std::size_t>(length)));
+}
+
+class World final : public Communicator {
+ public:
+  World() {
+    check(MPI_Comm_rank(MPI_COMM_WORLD, &rank_), "MPI_Comm_rank");
+    check(MPI_Comm_size(MPI_COMM_WORLD, &size_), "MPI_Comm_size");
+  }
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+
+  // Lengths first, then the bytes: MPI_Allgatherv counts in int, so a message is at most 2 GiB.
+  std::vector<std::string> all_gather(std::string_view mine) const override {
+    if (mine.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+      throw Error("MPI: a message of " + std::to_string(mine.size()) + " bytes exceeds MPI's 2 GiB limit");
+    const int length = static_cast<int>(mine.size());
+    std::vector<int> lengths(static_cast<std::size_t>(size_));
+    check(MPI_Allgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, MPI_COMM_WORLD), "MPI_Allgather");
+    std::vector<int> offsets(static_cast<std::size_t>(size_));
+    long long total = 0;
+    for (int r = 0; r < size_; ++r) {
+      if (total > std::numeric_limits<int>::max()) throw Error("MPI: gathered messages exceed MPI's 2 GiB limit");
+      offsets[static_cast<std::size_t>(r)] = static_cast<int>(total);
+      total += lengths[static_cast<std::size_t>(r)];
+    }
+    if (total > std::numeric_limits<int>::max()) throw Error("MPI: gathered messages exceed MPI's 2 GiB limit");
+    std::string all(static_cast<std::size_t>(total), '\0');
+    check(MPI_Allgatherv(mine.data(), length, MPI_BYTE, all.data(), lengths.data(), offsets.data(), MPI_BYTE, MPI_COMM_WORLD),
+          "MPI_Allgatherv");
+    std::vector<std::string> out(static_cast<std::size_t>(size_));
+    for (int r = 0; r < size_; ++r)
+      out[static_cast<std::size_t>(r)] = all.substr(static_cast<std::size_t>(offsets[static_cast<std::size_t>(r)]),
+                                                    static_cast<std::size_t>(lengths[static_cast<std::size_t>(r)]));
+    return out;
+  }
+
+ private:
+  int rank_ = 0, size_ = 1;
+};
+
+const World* world_ = nullptr;
+
+int env_int(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::atoi(v) : 0;
+}
+
+}  // namespace
+
+bool launched_by_mpi() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS", "SLURM_PROCID"})
+    if (std::getenv(name) != nullptr) return true;
+  return false;
+}
+
+int local_processes() {
+  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"})
+    if (const int n = env_int(name); n >= 1) return n;
+  return 1;
+}
+
+Session::Session(int& argc, char**& argv) {
+  if (world_ != nullptr) throw Error("MPI: one Session per process");
+  int provided = 0;
+  check(MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+  // Errors come back as codes (check() turns them into exceptions) rather than aborting.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  world_ = new World();
+}
+
+Session::~Session() {
+  delete world_;
+  world_ = nullptr;
+  MPI_Finalize();
+}
+
+const Communicator& Session::world() const {
+  return *world_;
+}
+
+}  // namespace ebm::mpi
