@@ -2,6 +2,8 @@
 // score-matching loss, the negative log-likelihood where log Z can be had (grid for D <= 3, else
 // AIS), and the MMD between MALA samples of the model and the data. All in raw coordinates.
 #include "commands.hpp"
+
+#include <ebm/sample/distributed.hpp>
 #include "log_z.hpp"
 
 #include <ebm/core/rng.hpp>
@@ -96,7 +98,7 @@ struct MmdOutcome {
 // MALA chains from N(data mean, data sd^2) per coordinate, one draw per chain at the end, against
 // a seeded subsample of the data of the same size.
 MmdOutcome mmd_to_model(const AnyEnergy<float>& energy, const MatD& data, Index samples, Index steps, std::uint64_t seed,
-                        bool show_progress) {
+                        bool show_progress, const Communicator& processes) {
   const Index m = std::min(samples, data.rows());
   const Index d = data.cols();
   const RowVec<double> mean = data.colwise().mean();
@@ -116,7 +118,21 @@ MmdOutcome mmd_to_model(const AnyEnergy<float>& energy, const MatD& data, Index 
   }
   ProgressBar bar(show_progress, 0, steps);
   o.progress = [&bar](Index done, Index) { bar.update(done, "MALA steps"); };
-  const SampleResult<float> r = mala<float>(energy, o);
+  // The chains shared among the processes (sample/distributed.hpp).
+  if (m < processes.size())
+    throw UsageError("--mmd-samples: " + std::to_string(m) + " chains cannot be shared among " + std::to_string(processes.size()) + " processes");
+  const Share mine = share_of(m, processes.rank(), processes.size());
+  o.chains = mine.last - mine.first;
+  o.first_chain = static_cast<std::uint64_t>(mine.first);
+  o.init.points = Mat<float>(o.init.points.middleRows(mine.first, o.chains));
+  SampleResult<float> r;
+  std::exception_ptr failure;
+  try {
+    r = mala<float>(energy, o);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  r = gather_chains(processes, std::move(r), failure);
   bar.finish();
   MmdOutcome out;
   out.samples = r.samples.rows();
@@ -156,7 +172,7 @@ void eval(const EvalArgs& a, const Globals& g) {
   std::optional<NllResult> nll;
   const std::string method = a.normalize == "auto" ? (d <= 3 ? "grid" : "ais") : a.normalize;
   if (method != "none") {
-    z = log_z_for(e, method, x, a.box, a.grid_points, a.ais_chains, a.ais_temperatures, g.seed, progress_enabled(g));
+    z = log_z_for(e, method, x, a.box, a.grid_points, a.ais_chains, a.ais_temperatures, g.seed, progress_enabled(g), *g.processes);
     nll = negative_log_likelihood<double>(*e.energy, x, *z);
     out["log_z"] = log_z_json(*z);
     out["nll"] = number_or_null(nll->nll);
@@ -169,7 +185,7 @@ void eval(const EvalArgs& a, const Globals& g) {
   MmdOutcome m;
   if (a.mmd_samples > 0) {
     const LoadedEnergy<float> ef = load_energy<float>(a.model, a.energy);
-    m = mmd_to_model(*ef.energy, x, a.mmd_samples, a.mmd_steps, g.seed, progress_enabled(g));
+    m = mmd_to_model(*ef.energy, x, a.mmd_samples, a.mmd_steps, g.seed, progress_enabled(g), *g.processes);
   }
   out["mmd2"] = m.mmd ? number_or_null(m.mmd->mmd2) : nlohmann::json(nullptr);
   out["mmd_bandwidth"] = m.mmd ? number_or_null(m.mmd->bandwidth) : nlohmann::json(nullptr);
@@ -177,6 +193,7 @@ void eval(const EvalArgs& a, const Globals& g) {
   out["mala_failures"] = m.failures;
   out["mala_acceptance"] = number_or_null(m.acceptance);
 
+  if (!g.writes()) return;
   if (!g.quiet && z && z->method == "grid" && z->boundary_fraction > 1e-6) std::cerr << "ebm eval: " << log_z_note(*z) << "\n";
   if (!g.quiet && m.failures > 0) std::cerr << "ebm eval: " << m.failures << " MALA chain(s) stopped at a non-finite state\n";
   if (a.json) {
@@ -212,6 +229,7 @@ void add_eval(CLI::App& app, Context& ctx) {
   sub->add_option("--mmd-steps", a->mmd_steps, "MALA steps per sample (default 500)");
   sub->add_option("--batch", a->batch, "Rows per score-matching batch (default 512)");
   const Globals& g = ctx.globals;
+  ctx.distributed.insert(sub);  // AIS's and the MMD's chains; the rest is computed by every process
   ctx.runners[sub] = [a, &g] { eval(*a, g); };
 }
 

@@ -40,7 +40,7 @@ std::vector<std::pair<double, double>> parse_box(const std::string& text, Index 
 
 LogZResult log_z_for(const LoadedEnergy<double>& e, const std::string& method, const MatD& points,
                      const std::string& box_text, int grid_points, std::int64_t ais_chains, int ais_temperatures,
-                     std::uint64_t seed, bool show_progress) {
+                     std::uint64_t seed, bool show_progress, const Communicator& processes) {
   facade::LogZRequest r;
   r.method = method;
   if (!box_text.empty()) r.box = parse_box(box_text, e.dim());
@@ -48,6 +48,7 @@ LogZResult log_z_for(const LoadedEnergy<double>& e, const std::string& method, c
   r.ais_chains = ais_chains;
   r.ais_temperatures = ais_temperatures;
   r.seed = seed;
+  r.communicator = &processes;
   std::optional<ProgressBar> bar;
   if (method == "ais") {
     bar.emplace(show_progress, 0, ais_temperatures);
@@ -118,7 +119,7 @@ void logp(const LogpArgs& a, const Globals& g) {
   const MatD x0 = reference_point(a.ref, d);
   std::optional<LogZResult> z;
   if (!a.normalize.empty())
-    z = log_z_for(e, a.normalize, x, a.box, a.grid_points, a.ais_chains, a.ais_temperatures, g.seed, progress_enabled(g));
+    z = log_z_for(e, a.normalize, x, a.box, a.grid_points, a.ais_chains, a.ais_temperatures, g.seed, progress_enabled(g), *g.processes);
   const facade::LogP r = facade::log_p(e, x, x0, a.nodes, std::nullopt);
   MatD out(x.rows(), 3);
   out.col(0) = r.log_p;
@@ -142,6 +143,7 @@ void logp(const LogpArgs& a, const Globals& g) {
     report["log_z"] = log_z_json(*z);
     note = log_z_note(*z);
   }
+  if (!g.writes()) return;
   write_points<double>(a.output, out, {"log_p", "quadrature_error", "path_difference"});
   if (!a.report.empty()) write_text_file(a.report, report.dump(2) + "\n");
   if (!g.quiet && !note.empty()) std::cerr << "ebm logp: " << note << "\n";
@@ -164,6 +166,7 @@ void add_logp(CLI::App& app, Context& ctx) {
   sub->add_option("-o,--output", a->output, "Output file: columns log_p, quadrature_error, path_difference");
   sub->add_option("--report", a->report, "Write a JSON summary (log Z and its error) to this file");
   const Globals& g = ctx.globals;
+  ctx.distributed.insert(sub);  // AIS's chains; the line integrals are computed by every process
   ctx.runners[sub] = [a, &g] { logp(*a, g); };
 }
 

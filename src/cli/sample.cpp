@@ -34,6 +34,8 @@ void sample(const SampleArgs& a, const Globals& g) {
   }
   const LoadedEnergy<T> e = load_energy<T>(a.model, a.energy);
   const Index d = e.dim();
+  request.communicator = g.processes;
+  if (!g.writes()) request.diagnostics = false;  // the one that writes summarises
   std::optional<ProgressBar> bar;
   request.progress = [&bar, &g](std::int64_t done, std::int64_t total) {
     if (!bar) bar.emplace(progress_enabled(g), 0, total);
@@ -98,6 +100,7 @@ void sample(const SampleArgs& a, const Globals& g) {
                                                 : "(diagnostics need >= " + std::to_string(kMinDrawsPerChain) +
                                                       " draws per chain, got " + std::to_string(s) + ")\n";
 
+  if (!g.writes()) return;
   if (points_only) write_points<T>(a.output, r.samples, {});
   else if (wide) write(double{});
   else write(T{});
@@ -152,6 +155,7 @@ void add_sample(CLI::App& app, Context& ctx) {
   sub->add_option("--report", a->report, "Write the diagnostics as JSON to this file");
   sub->add_flag("--float64", a->float64, "Sample in double precision (default float32)");
   const Globals& g = ctx.globals;
+  ctx.distributed.insert(sub);
   ctx.runners[sub] = [a, &g, sub] {
     require_applicable(sub, "sampler", a->request.sampler,
                        {{"levels", {"annealed", "ncsn"}},

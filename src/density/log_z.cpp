@@ -1,4 +1,6 @@
+#include <ebm/core/bytes.hpp>
 #include <ebm/core/check.hpp>
+#include <ebm/core/communicator.hpp>
 #include <ebm/core/parallel.hpp>
 #include <ebm/core/rng.hpp>
 #include <ebm/density/log_z.hpp>
@@ -219,7 +221,14 @@ LogZResult log_normalizer_ais(Index dim, const EnergyFunction<T>& energy, const 
   const auto start = std::chrono::steady_clock::now();
   o.validate(dim);
   require(static_cast<bool>(energy), where, "energy is an empty function");
-  const Index n = o.chains, d = dim;
+  const Communicator& comm = o.communicator ? *o.communicator : single_process();
+  require(o.chains >= comm.size(), where, [&] {
+    return "chains (" + std::to_string(o.chains) + ") must be >= the number of processes (" + std::to_string(comm.size()) + ")";
+  });
+  // This process's chains [first, first + n) of o.chains; the processes meet once per
+  // temperature to pool the acceptance counts that tune the step, and at the end for the weights.
+  const Share mine = share_of(o.chains, comm.rank(), comm.size());
+  const Index n = mine.last - mine.first, d = dim;
   const std::vector<double> betas = ais_betas(o);
   std::vector<double> mu(static_cast<std::size_t>(d), 0.0);
   if (!o.base_mean.empty()) mu = o.base_mean;
@@ -264,14 +273,21 @@ LogZResult log_normalizer_ais(Index dim, const EnergyFunction<T>& energy, const 
   ChainState<T> state;
   state.x.resize(n, d);
   for (Index c = 0; c < n; ++c) {
-    CounterRng(o.seed, static_cast<std::uint64_t>(c)).normal<T>(kInitCounter, std::span<T>(state.x.row(c).data(), d));
+    CounterRng(o.seed, static_cast<std::uint64_t>(mine.first + c)).normal<T>(kInitCounter, std::span<T>(state.x.row(c).data(), d));
     for (Index j = 0; j < d; ++j) state.x(c, j) = static_cast<T>(mu[j] + o.base_scale * double(state.x(c, j)));
   }
-  const ChainStreams streams{o.seed, 0};
-  mala.init(state, target, streams, 0);
+  const ChainStreams streams{o.seed, static_cast<std::uint64_t>(mine.first)};
+  // A failure on one process reaches the others at the next meeting.
+  std::exception_ptr failure;
+  try {
+    mala.init(state, target, streams, 0);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  agree(comm, failure);
   Vec<T> raw_energy = last_energies;
   Mat<T> raw_score = last_scores;
-  Index evaluations = n;
+  Index evaluations = o.chains;
   std::vector<double> log_w(static_cast<std::size_t>(n), 0.0);
   std::vector<char> alive(static_cast<std::size_t>(n), 1);
   std::int64_t total_accepted = 0, total_proposed = 0;
@@ -290,45 +306,77 @@ LogZResult log_normalizer_ais(Index dim, const EnergyFunction<T>& energy, const 
 
   StepInfo<T> info;
   for (int k = 1; k <= o.temperatures; ++k) {
-    const double db = betas[k] - betas[k - 1];
-    for (Index c = 0; c < n; ++c) {
-      if (!alive[c]) continue;
-      check_energy(c, raw_energy(c), state.x.row(c).data());
-      // A non-finite score leaves MALA's chain where it is (it is stopped): it keeps its weight.
-      if (raw_energy(c) == std::numeric_limits<T>::infinity()) {
-        alive[c] = 0;
-        log_w[c] = -kInf;
-        continue;
-      }
-      log_w[c] -= db * (double(raw_energy(c)) - base_energy(state.x.row(c).data()));
-    }
-    if (o.progress) o.progress(k, o.temperatures);
-    if (k == o.temperatures) break;  // transitions at b = 1 would not change the weights
-    b = betas[k];
-    for (Index c = 0; c < n; ++c)
-      temper(b, state.x.row(c).data(), raw_energy(c), raw_score.row(c).data(), state.energy(c), state.score.row(c).data());
-    mala.set_step_size(static_cast<T>(h));
     std::int64_t acc = 0, live = 0;
-    for (int step = 0; step < o.mala_steps; ++step) {
-      // Update numbers as before the kernels existed: noise and accept counters k mala_steps + step.
-      const Index update = Index(k) * o.mala_steps + step + 1;
-      info.reset();
-      mala.step(state, target, streams, update, info);
-      evaluations += n;
+    bool last = false;
+    try {
+      const double db = betas[k] - betas[k - 1];
       for (Index c = 0; c < n; ++c) {
-        if (!info.accepted[static_cast<std::size_t>(c)]) continue;
-        raw_energy(c) = last_energies(c);
-        raw_score.row(c) = last_scores.row(c);
-        acc += alive[c];
+        if (!alive[c]) continue;
+        check_energy(mine.first + c, raw_energy(c), state.x.row(c).data());
+        // A non-finite score leaves MALA's chain where it is (it is stopped): it keeps its weight.
+        if (raw_energy(c) == std::numeric_limits<T>::infinity()) {
+          alive[c] = 0;
+          log_w[c] = -kInf;
+          continue;
+        }
+        log_w[c] -= db * (double(raw_energy(c)) - base_energy(state.x.row(c).data()));
       }
+      if (o.progress) o.progress(k, o.temperatures);
+      last = k == o.temperatures;  // transitions at b = 1 would not change the weights
+      if (!last) {
+        b = betas[k];
+        for (Index c = 0; c < n; ++c)
+          temper(b, state.x.row(c).data(), raw_energy(c), raw_score.row(c).data(), state.energy(c), state.score.row(c).data());
+        mala.set_step_size(static_cast<T>(h));
+        for (int step = 0; step < o.mala_steps; ++step) {
+          // Update numbers as before the kernels existed: noise and accept counters k mala_steps + step.
+          const Index update = Index(k) * o.mala_steps + step + 1;
+          info.reset();
+          mala.step(state, target, streams, update, info);
+          for (Index c = 0; c < n; ++c) {
+            if (!info.accepted[static_cast<std::size_t>(c)]) continue;
+            raw_energy(c) = last_energies(c);
+            raw_score.row(c) = last_scores.row(c);
+            acc += alive[c];
+          }
+        }
+        for (Index c = 0; c < n; ++c) live += alive[c];
+      }
+    } catch (...) {
+      failure = std::current_exception();
     }
+    if (comm.size() > 1) {
+      // Integer counts, summed in rank order: the step is tuned alike on every process.
+      ByteWriter counts;
+      counts.value(acc);
+      counts.value(live);
+      acc = live = 0;
+      for (const std::string& m : gather_agreed(comm, counts.take(), failure)) {
+        ByteReader in(m);
+        acc += in.value<std::int64_t>();
+        live += in.value<std::int64_t>();
+      }
+    } else if (failure) {
+      std::rethrow_exception(failure);
+    }
+    if (last) break;
+    evaluations += o.chains * o.mala_steps;
     // Integer counts: the adaptation sees the same numbers for any thread count.
-    for (Index c = 0; c < n; ++c) live += alive[c];
     total_accepted += acc;
     total_proposed += live * o.mala_steps;
     if (o.adapt && live > 0) {
       const double rate = double(acc) / double(live * o.mala_steps);
       h *= std::exp(rate - o.target_acceptance);
+    }
+  }
+  if (comm.size() > 1) {  // every chain's weight, in chain order
+    ByteWriter mine_w;
+    mine_w.values(log_w);
+    log_w.clear();
+    for (const std::string& m : gather_agreed(comm, mine_w.take(), nullptr)) {
+      ByteReader in(m);
+      const std::vector<double> more = in.values<double>();
+      log_w.insert(log_w.end(), more.begin(), more.end());
     }
   }
 
@@ -342,17 +390,17 @@ LogZResult log_normalizer_ais(Index dim, const EnergyFunction<T>& energy, const 
     sum += w;
     sum2 += w * w;
   }
-  const double mean = sum / double(n);
+  const double mean = sum / double(o.chains);
   double var = 0;
   for (double v : log_w) {
     const double dw = std::exp(v - max_lw) - mean;
     var += dw * dw;
   }
-  var /= double(n - 1);
+  var /= double(o.chains - 1);
   LogZResult r;
   r.method = "ais";
   r.log_z = log_z0 + max_lw + std::log(mean);
-  r.error_estimate = std::sqrt(var / double(n)) / mean;
+  r.error_estimate = std::sqrt(var / double(o.chains)) / mean;
   r.ess = sum * sum / sum2;
   r.boundary_fraction = kNaN;
   r.step_size = h;

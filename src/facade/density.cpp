@@ -59,6 +59,7 @@ LogZResult log_z(const LoadedEnergy<double>& e, const MatD& points, const LogZRe
   }
   AisOptions o;
   o.chains = r.ais_chains;
+  o.communicator = r.communicator;
   o.temperatures = r.ais_temperatures;
   o.seed = r.seed;
   if (e.standardized()) {

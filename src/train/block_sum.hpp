@@ -8,13 +8,13 @@
 // whatever the number of processes (docs/scaling.md). Within a process the blocks run on its
 // threads, each block on one thread (its kernels run serially inside the parallel loop), so
 // the bits do not depend on the thread count either.
+#include <ebm/core/bytes.hpp>
 #include <ebm/core/communicator.hpp>
 #include <ebm/core/error.hpp>
 #include <ebm/core/parallel.hpp>
 #include <ebm/core/types.hpp>
 
 #include <cstdint>
-#include <cstring>
 #include <functional>
 #include <map>
 #include <string>
@@ -123,59 +123,33 @@ class BlockSum {
     return sum;
   }
 
-  template <class V>
-  static void put(std::string& out, const V& v) {
-    out.append(reinterpret_cast<const char*>(&v), sizeof(V));
-  }
-  template <class V>
-  static V take(const std::string& in, std::size_t& at) {
-    if (at + sizeof(V) > in.size()) throw Error("BlockSum: truncated message from a rank");
-    V v;
-    std::memcpy(&v, in.data() + at, sizeof(V));
-    at += sizeof(V);
-    return v;
-  }
-
   static std::string encode(const std::vector<std::pair<std::pair<Index, Index>, Partial<T>>>& nodes, const std::string& extra) {
-    std::string out;
-    put(out, static_cast<std::int64_t>(nodes.size()));
+    ByteWriter out;
+    out.value(static_cast<std::int64_t>(nodes.size()));
     for (const auto& [range, p] : nodes) {
-      put(out, static_cast<std::int64_t>(range.first));
-      put(out, static_cast<std::int64_t>(range.second));
-      put(out, static_cast<std::int64_t>(p.scalars.size()));
-      for (T v : p.scalars) put(out, v);
-      put(out, static_cast<std::int64_t>(p.matrices.size()));
-      for (const Mat<T>& m : p.matrices) {
-        put(out, static_cast<std::int64_t>(m.rows()));
-        put(out, static_cast<std::int64_t>(m.cols()));
-        out.append(reinterpret_cast<const char*>(m.data()), sizeof(T) * static_cast<std::size_t>(m.size()));
-      }
+      out.value(static_cast<std::int64_t>(range.first));
+      out.value(static_cast<std::int64_t>(range.second));
+      out.values(p.scalars);
+      out.value(static_cast<std::int64_t>(p.matrices.size()));
+      for (const Mat<T>& m : p.matrices) out.matrix(m);
     }
-    out += extra;
-    return out;
+    out.raw(extra);
+    return out.take();
   }
 
   // Adds the message's nodes to `known`; returns its extra payload.
-  static std::string decode(const std::string& in, std::map<std::pair<Index, Index>, Partial<T>>& known) {
-    std::size_t at = 0;
-    const auto count = take<std::int64_t>(in, at);
+  static std::string decode(const std::string& bytes, std::map<std::pair<Index, Index>, Partial<T>>& known) {
+    ByteReader in(bytes);
+    const auto count = in.value<std::int64_t>();
     for (std::int64_t n = 0; n < count; ++n) {
-      const auto l = take<std::int64_t>(in, at), r = take<std::int64_t>(in, at);
+      const auto l = in.value<std::int64_t>(), r = in.value<std::int64_t>();
       Partial<T> p;
-      p.scalars.resize(static_cast<std::size_t>(take<std::int64_t>(in, at)));
-      for (T& v : p.scalars) v = take<T>(in, at);
-      p.matrices.resize(static_cast<std::size_t>(take<std::int64_t>(in, at)));
-      for (Mat<T>& m : p.matrices) {
-        const auto rows = take<std::int64_t>(in, at), cols = take<std::int64_t>(in, at);
-        const std::size_t bytes = sizeof(T) * static_cast<std::size_t>(rows * cols);
-        if (rows < 0 || cols < 0 || at + bytes > in.size()) throw Error("BlockSum: truncated message from a rank");
-        m.resize(rows, cols);
-        std::memcpy(m.data(), in.data() + at, bytes);
-        at += bytes;
-      }
+      p.scalars = in.values<T>();
+      const auto matrices = in.value<std::int64_t>();
+      for (std::int64_t i = 0; i < matrices; ++i) p.matrices.push_back(in.matrix<T>());
       known.emplace(std::make_pair(Index(l), Index(r)), std::move(p));
     }
-    return in.substr(at);
+    return in.rest();
   }
 };
 

@@ -1,5 +1,6 @@
 #include <ebm/train/trainer.hpp>
 
+#include <ebm/core/bytes.hpp>
 #include <ebm/core/check.hpp>
 #include <ebm/core/rng.hpp>
 #include <ebm/data/dataset.hpp>
@@ -7,7 +8,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <span>
 #include <sstream>
 
@@ -63,10 +63,6 @@ void flip_images(Mat<T>& rows, Index first_row, const std::vector<double>& u, co
   }
 }
 
-template <class V>
-void put(std::string& out, const V* v, std::size_t n) {
-  out.append(reinterpret_cast<const char*>(v), sizeof(V) * n);
-}
 }  // namespace
 
 template <class T>
@@ -103,18 +99,18 @@ struct Trainer<T>::Impl {
     require(total_rows >= 1 && model.dim() >= 1, "Trainer", "a batch needs at least one row");
     const Index blocks = (total_rows + o.block_rows - 1) / o.block_rows;
     const Share mine = share_of(blocks, comm.rank(), comm.size());
-    // (buffer row, state) records of this process's blocks, by block.
+    // (buffer rows, their new states) of this process's blocks, by block.
     std::vector<std::string> replay(static_cast<std::size_t>(mine.last - mine.first));
     auto block = [&](Index b) {  // runs on several threads at once
       const Index first = b * o.block_rows, count = std::min(o.block_rows, total_rows - first);
       Mat<T> x;
       rows_of(first, count, x);
       LossResult<T> r = objective.evaluate_rows(model, x, first, total_rows, draws, with_gradient);
-      std::string& records = replay[static_cast<std::size_t>(b - mine.first)];
-      for (std::size_t i = 0; i < r.replay_rows.size(); ++i) {
-        const auto row = static_cast<std::int64_t>(r.replay_rows[i]);
-        put(records, &row, 1);
-        put(records, r.negatives.row(static_cast<Index>(i)).data(), static_cast<std::size_t>(r.negatives.cols()));
+      if (!r.replay_rows.empty()) {
+        ByteWriter records;
+        records.values(std::vector<std::int64_t>(r.replay_rows.begin(), r.replay_rows.end()));
+        records.matrix(r.negatives);
+        replay[static_cast<std::size_t>(b - mine.first)] = records.take();
       }
       return detail::Partial<T>{{r.loss, r.energy_data, r.energy_negatives}, std::move(r.gradients)};
     };
@@ -133,21 +129,13 @@ struct Trainer<T>::Impl {
   }
 
   void write_replay(const std::vector<std::string>& messages) {
-    const Index d = model.dim();
-    const std::size_t record = sizeof(std::int64_t) + sizeof(T) * static_cast<std::size_t>(d);
-    std::vector<Index> rows;
-    std::vector<const char*> states;
-    for (const std::string& m : messages)
-      for (std::size_t at = 0; at + record <= m.size(); at += record) {
-        std::int64_t row;
-        std::memcpy(&row, m.data() + at, sizeof row);
-        rows.push_back(static_cast<Index>(row));
-        states.push_back(m.data() + at + sizeof row);
+    for (const std::string& m : messages) {
+      ByteReader in(m);
+      while (in.left() > 0) {
+        const std::vector<std::int64_t> rows = in.values<std::int64_t>();
+        objective.write_replay(std::vector<Index>(rows.begin(), rows.end()), in.matrix<T>());
       }
-    if (rows.empty()) return;
-    Mat<T> s(static_cast<Index>(rows.size()), d);
-    for (std::size_t i = 0; i < rows.size(); ++i) std::memcpy(s.row(static_cast<Index>(i)).data(), states[i], record - sizeof(std::int64_t));
-    objective.write_replay(rows, s);
+    }
   }
 };
 

@@ -19,7 +19,9 @@
 // Randomness of AIS: chain c uses CounterRng(seed, stream = c); its initial point is the normal
 // draw at counter 2^63, MALA step s at temperature k draws its proposal noise at counter
 // k * mala_steps + s and its accept uniform at that counter | 2^62. Nothing depends on the
-// thread count: the result is the same bits for any ebm::set_num_threads.
+// thread count: the result is the same bits for any ebm::set_num_threads, and for any number of
+// processes sharing the chains (AisOptions::communicator).
+#include <ebm/core/communicator.hpp>
 #include <ebm/core/types.hpp>
 #include <ebm/density/functions.hpp>
 
@@ -78,6 +80,10 @@ struct AisOptions {
   double base_scale = 1;          // standard deviation of the base, > 0
   std::uint64_t seed = 0;
   std::function<void(int done, int total)> progress;  // after every temperature, if set
+  /// The processes sharing the chains (null: this one alone): each runs a contiguous share
+  /// (chains >= processes), they pool the acceptance counts after every temperature and the
+  /// weights at the end, so every process returns the one-process result, bit for bit. Collective.
+  const Communicator* communicator = nullptr;
   void validate(Index dim) const;
 };
 

@@ -24,6 +24,9 @@ struct LogZRequest {
   int ais_temperatures = 200;        // >= 1
   std::uint64_t seed = 0;
   std::function<void(int done, int total)> progress;  // ais: after each temperature
+  /// ais: the processes sharing the chains (null: this one alone); grid: unused, every process
+  /// computes it whole. Every process calls log_z with the same request.
+  const Communicator* communicator = nullptr;
   void validate() const;
 };
 

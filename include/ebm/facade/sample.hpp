@@ -3,6 +3,7 @@
 // the kernels of sample/registry.hpp, and the two ladders (annealed over temperatures, ncsn over
 // a noise-conditional model's own noise levels), chains started where the data were, and the
 // MCMC diagnostics of the kept draws.
+#include <ebm/core/communicator.hpp>
 #include <ebm/diag/mcmc.hpp>
 #include <ebm/facade/energy.hpp>
 #include <ebm/sample/run.hpp>
@@ -41,6 +42,10 @@ struct SampleRequest {
   std::uint64_t seed = 0;
   /// Called after every update with (updates done, updates in all); may throw to stop the run.
   std::function<void(std::int64_t done, std::int64_t total)> progress;
+  /// The processes sharing the chains (null: this one alone): each runs a contiguous share and
+  /// every process gets all the draws, in chain order, the same as one process running them all.
+  /// Every process calls sample() with the same request; a failure on one is thrown on all.
+  const Communicator* communicator = nullptr;
   /// InvalidArgument "name: must be ..., got v" for the first bad field (those that do not
   /// depend on the energy; sample() checks the rest).
   void validate() const;
