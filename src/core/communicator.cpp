@@ -11,7 +11,7 @@ class SingleProcess final : public Communicator {
  public:
   int rank() const override { return 0; }
   int size() const override { return 1; }
-  std::vector<std::string> all_gather(std::string_view mine) const override { return {std::string(mine)}; }
+  Gathered all_gather(std::string_view mine) const override { return Gathered(std::string(mine), {{0, mine.size()}}); }
 };
 
 // A failure travels as one kind letter and its message, so that every rank throws the same
@@ -65,25 +65,24 @@ void agree(const Communicator& comm, std::exception_ptr failure) {
   (void)gather_agreed(comm, {}, failure);
 }
 
-std::vector<std::string> gather_agreed(const Communicator& comm, std::string_view mine, std::exception_ptr failure) {
+Gathered gather_agreed(const Communicator& comm, std::string_view mine, std::exception_ptr failure) {
   if (comm.size() == 1) {
     if (failure) std::rethrow_exception(failure);
-    return {std::string(mine)};
+    return Gathered(std::string(mine), {{0, mine.size()}});
   }
   // '+' and the payload, or '-' and the failure's code.
-  std::string message(1, failure ? '-' : '+');
-  if (failure) message += encode(failure);
-  else message.append(mine);
-  std::vector<std::string> all = comm.all_gather(message);
-  for (const std::string& m : all)
-    if (m.empty() || m[0] != '+') {
-      ++agreed_count;
-      break;
-    }
+  const std::string code = failure ? encode(failure) : std::string();
+  const std::string_view body = failure ? std::string_view(code) : mine;
+  std::string message(body.size() + 1, failure ? '-' : '+');
+  body.copy(message.data() + 1, body.size());
+  Gathered all = comm.all_gather(message);
+  std::string_view failed;
+  for (int r = 0; r < all.size() && failed.empty(); ++r)
+    if (all[r].empty() || all[r][0] != '+') failed = all[r].empty() ? std::string_view("-Ea rank sent nothing") : all[r];
+  if (!failed.empty()) ++agreed_count;
   if (failure) std::rethrow_exception(failure);
-  for (const std::string& m : all)
-    if (m.empty() || m[0] != '+') throw_decoded(m.empty() ? std::string("Ea rank sent nothing") : m.substr(1));
-  for (std::string& m : all) m.erase(0, 1);
+  if (!failed.empty()) throw_decoded(std::string(failed.substr(1)));
+  all.skip(1);
   return all;
 }
 

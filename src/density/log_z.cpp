@@ -351,8 +351,9 @@ LogZResult log_normalizer_ais(Index dim, const EnergyFunction<T>& energy, const 
       counts.value(acc);
       counts.value(live);
       acc = live = 0;
-      for (const std::string& m : gather_agreed(comm, counts.take(), failure)) {
-        ByteReader in(m);
+      const Gathered all = gather_agreed(comm, counts.take(), failure);
+      for (int rank = 0; rank < all.size(); ++rank) {
+        ByteReader in(all[rank]);
         acc += in.value<std::int64_t>();
         live += in.value<std::int64_t>();
       }
@@ -373,8 +374,9 @@ LogZResult log_normalizer_ais(Index dim, const EnergyFunction<T>& energy, const 
     ByteWriter mine_w;
     mine_w.values(log_w);
     log_w.clear();
-    for (const std::string& m : gather_agreed(comm, mine_w.take(), nullptr)) {
-      ByteReader in(m);
+    const Gathered all = gather_agreed(comm, mine_w.take(), nullptr);
+    for (int rank = 0; rank < all.size(); ++rank) {
+      ByteReader in(all[rank]);
       const std::vector<double> more = in.values<double>();
       log_w.insert(log_w.end(), more.begin(), more.end());
     }

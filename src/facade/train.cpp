@@ -355,7 +355,8 @@ Trained<T> train(const Mat<T>& data, const TrainRequest& r) {
       if (failure) std::rethrow_exception(failure);
       return stop;
     }
-    for (const std::string& flag : gather_agreed(comm, stop ? "1" : "0", failure)) stop = stop || flag == "1";
+    const Gathered flags = gather_agreed(comm, stop ? "1" : "0", failure);
+    for (int rank = 0; rank < flags.size(); ++rank) stop = stop || flags[rank] == "1";
     return stop;
   };
   auto on_step = [&](const TrainProgress& p) {

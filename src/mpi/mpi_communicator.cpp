@@ -31,28 +31,26 @@ class World final : public Communicator {
   int size() const override { return size_; }
 
   // Lengths first, then the bytes: MPI_Allgatherv counts in int, so a message is at most 2 GiB.
-  std::vector<std::string> all_gather(std::string_view mine) const override {
+  Gathered all_gather(std::string_view mine) const override {
     if (mine.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
       throw Error("MPI: a message of " + std::to_string(mine.size()) + " bytes exceeds MPI's 2 GiB limit");
     const int length = static_cast<int>(mine.size());
     std::vector<int> lengths(static_cast<std::size_t>(size_));
     check(MPI_Allgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, MPI_COMM_WORLD), "MPI_Allgather");
     std::vector<int> offsets(static_cast<std::size_t>(size_));
+    std::vector<std::pair<std::size_t, std::size_t>> ranges;
     long long total = 0;
     for (int r = 0; r < size_; ++r) {
-      if (total > std::numeric_limits<int>::max()) throw Error("MPI: gathered messages exceed MPI's 2 GiB limit");
+      const int n = lengths[static_cast<std::size_t>(r)];
+      if (total + n > std::numeric_limits<int>::max()) throw Error("MPI: gathered messages exceed MPI's 2 GiB limit");
       offsets[static_cast<std::size_t>(r)] = static_cast<int>(total);
-      total += lengths[static_cast<std::size_t>(r)];
+      ranges.emplace_back(static_cast<std::size_t>(total), static_cast<std::size_t>(total + n));
+      total += n;
     }
-    if (total > std::numeric_limits<int>::max()) throw Error("MPI: gathered messages exceed MPI's 2 GiB limit");
     std::string all(static_cast<std::size_t>(total), '\0');
     check(MPI_Allgatherv(mine.data(), length, MPI_BYTE, all.data(), lengths.data(), offsets.data(), MPI_BYTE, MPI_COMM_WORLD),
           "MPI_Allgatherv");
-    std::vector<std::string> out(static_cast<std::size_t>(size_));
-    for (int r = 0; r < size_; ++r)
-      out[static_cast<std::size_t>(r)] = all.substr(static_cast<std::size_t>(offsets[static_cast<std::size_t>(r)]),
-                                                    static_cast<std::size_t>(lengths[static_cast<std::size_t>(r)]));
-    return out;
+    return Gathered(std::move(all), std::move(ranges));
   }
 
  private:

@@ -64,7 +64,7 @@ void extend(std::vector<V>& all, const std::vector<V>& more) {
 // Appends process `rank`'s chains (encode_chains) to `all`. Kernel notes summarise a process's
 // own chains (tempering's swap rates), so they are kept with the process they describe.
 template <class T>
-void append_chains(SampleResult<T>& all, const std::string& bytes, int rank, int processes) {
+void append_chains(SampleResult<T>& all, std::string_view bytes, int rank, int processes) {
   ByteReader in(bytes);
   stack(all.samples, in.matrix<T>());
   all.draws_per_chain = static_cast<Index>(in.value<std::int64_t>());
@@ -102,9 +102,9 @@ SampleResult<T> gather_chains(const Communicator& comm, SampleResult<T> mine, st
     if (failure) std::rethrow_exception(failure);
     return mine;
   }
-  const std::vector<std::string> all = gather_agreed(comm, failure ? std::string() : encode_chains(mine), failure);
+  const Gathered all = gather_agreed(comm, failure ? std::string() : encode_chains(mine), failure);
   SampleResult<T> joined;
-  for (std::size_t k = 0; k < all.size(); ++k) append_chains(joined, all[k], static_cast<int>(k), comm.size());
+  for (int k = 0; k < all.size(); ++k) append_chains(joined, all[k], k, comm.size());
   joined.sampler = mine.sampler;
   return joined;
 }

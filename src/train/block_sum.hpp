@@ -61,10 +61,10 @@ class BlockSum {
     } catch (...) {
       failure = std::current_exception();
     }
-    const std::vector<std::string> all = gather_agreed(comm, payload, failure);
+    const Gathered all = gather_agreed(comm, payload, failure);
     std::map<std::pair<Index, Index>, Partial<T>> known;
     extras_.clear();
-    for (const std::string& bytes : all) extras_.push_back(decode(bytes, known));
+    for (int rank = 0; rank < all.size(); ++rank) extras_.push_back(decode(all[rank], known));
     return complete(0, blocks, known);
   }
 
@@ -138,7 +138,7 @@ class BlockSum {
   }
 
   // Adds the message's nodes to `known`; returns its extra payload.
-  static std::string decode(const std::string& bytes, std::map<std::pair<Index, Index>, Partial<T>>& known) {
+  static std::string decode(std::string_view bytes, std::map<std::pair<Index, Index>, Partial<T>>& known) {
     ByteReader in(bytes);
     const auto count = in.value<std::int64_t>();
     for (std::int64_t n = 0; n < count; ++n) {

@@ -35,7 +35,15 @@ class ThreadWorld {
     Rank(ThreadWorld& w, int r) : world_(&w), rank_(r) {}
     int rank() const override { return rank_; }
     int size() const override { return world_->size_; }
-    std::vector<std::string> all_gather(std::string_view mine) const override { return world_->gather(rank_, mine); }
+    ebm::Gathered all_gather(std::string_view mine) const override {
+      std::string bytes;
+      std::vector<std::pair<std::size_t, std::size_t>> ranges;
+      for (const std::string& m : world_->gather(rank_, mine)) {
+        ranges.emplace_back(bytes.size(), bytes.size() + m.size());
+        bytes += m;
+      }
+      return ebm::Gathered(std::move(bytes), std::move(ranges));
+    }
 
    private:
     ThreadWorld* world_;

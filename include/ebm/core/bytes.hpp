@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -44,7 +45,7 @@ class ByteWriter {
 
 class ByteReader {
  public:
-  explicit ByteReader(const std::string& in) : in_(in) {}
+  explicit ByteReader(std::string_view in) : in_(in) {}
   template <class V>
     requires std::is_trivially_copyable_v<V>
   V value() {
@@ -73,7 +74,7 @@ class ByteReader {
     return std::string(need(n), n);
   }
   std::string rest() {
-    std::string r = in_.substr(at_);
+    std::string r(in_.substr(at_));
     at_ = in_.size();
     return r;
   }
@@ -91,7 +92,7 @@ class ByteReader {
     if (n < 0 || static_cast<std::size_t>(n) > left() / element) throw Error("a message between processes is malformed (count " + std::to_string(n) + ")");
     return static_cast<std::size_t>(n);
   }
-  const std::string& in_;
+  std::string_view in_;
   std::size_t at_ = 0;
 };
 

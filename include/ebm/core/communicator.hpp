@@ -8,9 +8,33 @@
 #include <exception>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <algorithm>
 #include <vector>
 
 namespace ebm {
+
+/// Every rank's message of one exchange, in rank order, in one buffer (no copy per rank).
+class Gathered {
+ public:
+  Gathered() = default;
+  Gathered(std::string bytes, std::vector<std::pair<std::size_t, std::size_t>> ranges)
+      : bytes_(std::move(bytes)), ranges_(std::move(ranges)) {}
+  int size() const { return static_cast<int>(ranges_.size()); }
+  /// Rank r's message (valid while this object lives).
+  std::string_view operator[](int r) const {
+    const auto& [begin, end] = ranges_[static_cast<std::size_t>(r)];
+    return std::string_view(bytes_).substr(begin, end - begin);
+  }
+  /// Drops the first `n` bytes of every message (a header read by the caller).
+  void skip(std::size_t n) {
+    for (auto& range : ranges_) range.first = std::min(range.first + n, range.second);
+  }
+
+ private:
+  std::string bytes_;
+  std::vector<std::pair<std::size_t, std::size_t>> ranges_;  // [begin, end) of each rank's message
+};
 
 class Communicator {
  public:
@@ -21,7 +45,7 @@ class Communicator {
   /// call it the same number of times. ebm calls it only through gather_agreed(), whose messages
   /// carry each rank's failure: a rank that fails anywhere then joins the next exchange with its
   /// failure (agreed() around its work), and every rank stops there instead of waiting.
-  virtual std::vector<std::string> all_gather(std::string_view mine) const = 0;
+  virtual Gathered all_gather(std::string_view mine) const = 0;
 };
 
 /// The communicator of a lone process (rank 0 of 1).
@@ -35,7 +59,7 @@ void agree(const Communicator& comm, std::exception_ptr failure);
 
 /// Collective: all_gather of `mine` and agree() on `failure` in one exchange. Returns the
 /// payloads by rank, or throws as agree() does when any rank failed.
-std::vector<std::string> gather_agreed(const Communicator& comm, std::string_view mine, std::exception_ptr failure);
+Gathered gather_agreed(const Communicator& comm, std::string_view mine, std::exception_ptr failure);
 
 /// How many failures gather_agreed() has thrown on this thread: a failure that came out of an
 /// agreement is known to every rank already and must not be agreed on again.
