@@ -120,7 +120,7 @@ void logp(const LogpArgs& a, const Globals& g) {
   std::optional<LogZResult> z;
   if (!a.normalize.empty())
     z = log_z_for(e, a.normalize, x, a.box, a.grid_points, a.ais_chains, a.ais_temperatures, g.seed, progress_enabled(g), *g.processes);
-  const facade::LogP r = facade::log_p(e, x, x0, a.nodes, std::nullopt);
+  const facade::LogP r = facade::log_p(e, x, x0, a.nodes, std::nullopt, g.processes);
   MatD out(x.rows(), 3);
   out.col(0) = r.log_p;
   out.col(1) = r.quadrature_error;
@@ -166,7 +166,7 @@ void add_logp(CLI::App& app, Context& ctx) {
   sub->add_option("-o,--output", a->output, "Output file: columns log_p, quadrature_error, path_difference");
   sub->add_option("--report", a->report, "Write a JSON summary (log Z and its error) to this file");
   const Globals& g = ctx.globals;
-  ctx.distributed.insert(sub);  // AIS's chains; the line integrals are computed by every process
+  ctx.distributed.insert(sub);  // the points' line integrals and AIS's chains
   ctx.runners[sub] = [a, &g] { logp(*a, g); };
 }
 

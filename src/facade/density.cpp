@@ -1,5 +1,7 @@
 #include <ebm/facade/density.hpp>
 
+#include <ebm/core/bytes.hpp>
+
 #include <ebm/core/error.hpp>
 
 #include <algorithm>
@@ -78,13 +80,49 @@ LogZResult log_z(const LoadedEnergy<double>& e, const MatD& points, const LogZRe
   return log_normalizer_ais<double>(*e.energy, o);
 }
 
-LogP log_p(const LoadedEnergy<double>& e, const MatD& x, const MatD& x0, int nodes, const std::optional<LogZRequest>& normalize) {
+LogP log_p(const LoadedEnergy<double>& e, const MatD& x, const MatD& x0, int nodes, const std::optional<LogZRequest>& normalize,
+           const Communicator* communicator) {
   if (nodes < 2) throw InvalidArgument("nodes: must be >= 2, got " + std::to_string(nodes));
   if (normalize) normalize->validate();
   LineIntegralOptions lo;
   lo.nodes = nodes;
-  const LineIntegralResult<double> r = log_density_relative<double>(*e.energy, x, x0, lo);
-  LogP out{r.log_p_relative, r.quadrature_error, r.path_difference, std::nullopt, r.evaluations, r.seconds};
+  const Communicator& comm = communicator ? *communicator : single_process();
+  LogP out;
+  if (comm.size() == 1) {
+    const LineIntegralResult<double> r = log_density_relative<double>(*e.energy, x, x0, lo);
+    out = LogP{r.log_p_relative, r.quadrature_error, r.path_difference, std::nullopt, r.evaluations, r.seconds};
+  } else {
+    // Each process integrates a contiguous share of the points (a point's integral does not
+    // depend on the others); the shares are joined in order.
+    const Share mine = share_of(x.rows(), comm.rank(), comm.size());
+    ByteWriter w;
+    std::exception_ptr failure;
+    try {
+      LineIntegralResult<double> r;  // a process without points sends empty columns
+      if (mine.last > mine.first) r = log_density_relative<double>(*e.energy, MatD(x.middleRows(mine.first, mine.last - mine.first)), x0, lo);
+      for (const Vec<double>* v : {&r.log_p_relative, &r.quadrature_error, &r.path_difference})
+        w.values(std::vector<double>(v->data(), v->data() + v->size()));
+      w.value(static_cast<std::int64_t>(r.evaluations));
+      w.value(r.seconds);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    const Gathered all = gather_agreed(comm, w.take(), failure);
+    std::vector<double> columns[3];
+    for (int rank = 0; rank < all.size(); ++rank) {
+      ByteReader in(all[rank]);
+      for (std::vector<double>& c : columns) {
+        const std::vector<double> part = in.values<double>();
+        c.insert(c.end(), part.begin(), part.end());
+      }
+      out.evaluations += in.value<std::int64_t>();
+      out.seconds = std::max(out.seconds, in.value<double>());
+    }
+    auto vec = [](const std::vector<double>& c) { return Vec<double>(Eigen::Map<const Vec<double>>(c.data(), static_cast<Index>(c.size()))); };
+    out.log_p = vec(columns[0]);
+    out.quadrature_error = vec(columns[1]);
+    out.path_difference = vec(columns[2]);
+  }
   if (normalize) {
     out.log_z = log_z(e, x, *normalize);
     Vec<double> e0;

@@ -50,7 +50,9 @@ struct LogP {
 
 /// log p at x (N x D) by line integrals of the score from x0 (1 x D); absolute when
 /// `normalize` is given: log p(x) = log p(x0) + integral, log p(x0) = -E(x0) - log Z. nodes >= 2.
+/// Under a communicator of several processes (collective) each integrates a share of the
+/// points and every process gets all of them, as one process would compute them.
 LogP log_p(const LoadedEnergy<double>& e, const MatD& x, const MatD& x0, int nodes,
-           const std::optional<LogZRequest>& normalize);
+           const std::optional<LogZRequest>& normalize, const Communicator* communicator = nullptr);
 
 }  // namespace ebm::facade
