@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The sanitizer and fuzzing jobs of CI (issue 15): builds the `fuzz` preset (clang, ASan, UBSan,
-# libFuzzer coverage), runs the io, data, energy, sample, facade and cli test suites under the
+# libFuzzer coverage), runs the io, data, energy, sample, facade and cli test suites (and the
+# distributed ones, processes as threads) under the
 # sanitizers, then every fuzz harness for SECONDS seconds (default 60), two at a time, seeded
 # with fuzz/corpus/<name>. Fails on any sanitizer report, crash, hang (10 s per input), uncaught
 # non-ebm exception or allocation over 2 GB; findings are copied to build/fuzz/findings/.
@@ -17,7 +18,7 @@ targets=()
 for h in "${harnesses[@]}"; do targets+=("fuzz_$h"); done
 suites=(test_core_atomic_file test_io_model_file test_io_safetensors test_io_network_files test_data_csv test_data_idx test_data_npy test_data_npz
         test_data_matrix_file test_data_dataset test_energy_analytic test_energy_mlp test_sample_kernels
-        test_sample_samplers test_facade test_cli)
+        test_sample_samplers test_facade test_cli test_train_distributed test_density_distributed_ais)
 if [[ $run_tests -eq 1 ]]; then targets+=("${suites[@]}"); fi
 cmake --build --preset fuzz --target "${targets[@]}"
 

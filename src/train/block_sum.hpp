@@ -51,8 +51,7 @@ class BlockSum {
     std::string payload;
     std::exception_ptr failure;
     try {
-      std::vector<Partial<T>> leaves = compute_blocks(mine, block);
-      collect(0, blocks, mine, leaves, nodes);
+      collect(0, blocks, mine, block, nodes);
       if (comm.size() == 1) {
         extras_.assign(1, extra ? extra() : std::string());
         return std::move(nodes.front().second);
@@ -74,15 +73,15 @@ class BlockSum {
  private:
   std::vector<std::string> extras_;
 
-  // This rank's blocks, on its threads; the failure of the lowest failing block is thrown.
-  static std::vector<Partial<T>> compute_blocks(Share mine, const Block& block) {
-    const auto count = static_cast<std::size_t>(mine.last - mine.first);
+  // Blocks [l, r), on the process's threads; the failure of the lowest failing block is thrown.
+  static std::vector<Partial<T>> compute_blocks(Index l, Index r, const Block& block) {
+    const auto count = static_cast<std::size_t>(r - l);
     std::vector<Partial<T>> leaves(count);
     std::vector<std::exception_ptr> failures(count);
-    parallel_for_chunks(static_cast<Index>(count), 1, [&](Index b0, Index b1) {
+    parallel_for_chunks(r - l, 1, [&](Index b0, Index b1) {
       for (Index b = b0; b < b1; ++b) {
         try {
-          leaves[static_cast<std::size_t>(b)] = block(mine.first + b);
+          leaves[static_cast<std::size_t>(b)] = block(l + b);
         } catch (...) {
           failures[static_cast<std::size_t>(b)] = std::current_exception();
         }
@@ -93,25 +92,40 @@ class BlockSum {
     return leaves;
   }
 
-  // Node [l, r) from this rank's blocks (leaves[b - first] is block b; moved from).
-  static Partial<T> compute(Index l, Index r, Index first, std::vector<Partial<T>>& leaves) {
+  // Node [l, r) of leaves[b - first] = block b (moved from).
+  static Partial<T> fold(Index l, Index r, Index first, std::vector<Partial<T>>& leaves) {
     if (r - l == 1) return std::move(leaves[static_cast<std::size_t>(l - first)]);
     const Index mid = l + (r - l) / 2;
-    Partial<T> sum = compute(l, mid, first, leaves);
-    sum.add(compute(mid, r, first, leaves));
+    Partial<T> sum = fold(l, mid, first, leaves);
+    sum.add(fold(mid, r, first, leaves));
     return sum;
   }
 
-  static void collect(Index l, Index r, Share mine, std::vector<Partial<T>>& leaves,
+  // Node [l, r): a node of a few blocks per thread is computed as a whole on the threads; a
+  // larger one child after child, so that at most that many blocks' results are held at once
+  // (a full-batch step of thousands of blocks would otherwise hold a gradient per block). The
+  // additions are the tree's either way.
+  static Partial<T> compute(Index l, Index r, const Block& block) {
+    if (r - l <= 4 * static_cast<Index>(num_threads())) {
+      std::vector<Partial<T>> leaves = compute_blocks(l, r, block);
+      return fold(l, r, l, leaves);
+    }
+    const Index mid = l + (r - l) / 2;
+    Partial<T> sum = compute(l, mid, block);
+    sum.add(compute(mid, r, block));
+    return sum;
+  }
+
+  static void collect(Index l, Index r, Share mine, const Block& block,
                       std::vector<std::pair<std::pair<Index, Index>, Partial<T>>>& out) {
     if (r <= mine.first || l >= mine.last) return;
     if (l >= mine.first && r <= mine.last) {
-      out.emplace_back(std::make_pair(l, r), compute(l, r, mine.first, leaves));
+      out.emplace_back(std::make_pair(l, r), compute(l, r, block));
       return;
     }
     const Index mid = l + (r - l) / 2;
-    collect(l, mid, mine, leaves, out);
-    collect(mid, r, mine, leaves, out);
+    collect(l, mid, mine, block, out);
+    collect(mid, r, mine, block, out);
   }
 
   static Partial<T> complete(Index l, Index r, std::map<std::pair<Index, Index>, Partial<T>>& known) {

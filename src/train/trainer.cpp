@@ -96,7 +96,7 @@ struct Trainer<T>::Impl {
   // PCD with gradient: every block's new chains go into every process's replay buffer.
   LossResult<T> sum_blocks(Index total_rows, const std::function<void(Index, Index, Mat<T>&)>& rows_of, std::int64_t draws,
                            bool with_gradient) {
-    require(total_rows >= 1 && model.dim() >= 1, "Trainer", "a batch needs at least one row");
+    require(total_rows >= 1, "Trainer", "a batch needs at least one row");
     const Index blocks = (total_rows + o.block_rows - 1) / o.block_rows;
     const Share mine = share_of(blocks, comm.rank(), comm.size());
     // (buffer rows, their new states) of this process's blocks, by block.
