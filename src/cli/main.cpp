@@ -203,8 +203,11 @@ int main(int argc, char** argv) {
       ebm::cli::apply_config_file(leaf, g);
       if (processes->size() > 1) {
         if (!ctx.distributed.contains(leaf)) {
+          std::vector<std::string> sorted;
+          for (const CLI::App* d : ctx.distributed) sorted.push_back(d->get_name());
+          std::sort(sorted.begin(), sorted.end());
           std::string names;
-          for (const CLI::App* d : ctx.distributed) names += (names.empty() ? "" : ", ") + d->get_name();
+          for (const std::string& n : sorted) names += (names.empty() ? "" : ", ") + n;
           throw ebm::cli::UsageError("runs on one process only; start it without mpirun (commands that run on " +
                                      std::to_string(processes->size()) + " processes: " + names + ")");
         }
