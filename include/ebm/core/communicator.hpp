@@ -4,12 +4,12 @@
 // single_process(), an MPI job is ebm/mpi/mpi_communicator.hpp, tests use threads. Results
 // never depend on the number of processes: work is split into pieces fixed by the shapes, and
 // pieces are combined in an order fixed by the shapes too (docs/scaling.md).
+#include <algorithm>
 #include <cstdint>
 #include <exception>
 #include <string>
 #include <string_view>
 #include <utility>
-#include <algorithm>
 #include <vector>
 
 namespace ebm {
@@ -53,8 +53,9 @@ const Communicator& single_process();
 
 /// Collective: the ranks agree on whether any of them failed. `failure` is this rank's (null if
 /// none). When any rank failed, every rank throws: the failing rank its own exception, the
-/// others an ebm::Error carrying the lowest failing rank's message, so every rank stops with
-/// the same line instead of waiting for the one that stopped.
+/// others one of the same class (InvalidArgument, IoError, FormatError, NumericalError,
+/// std::bad_alloc; else ebm::Error) with the lowest failing rank's message, so every rank stops
+/// with the same line and exit code instead of waiting for the one that stopped.
 void agree(const Communicator& comm, std::exception_ptr failure);
 
 /// Collective: all_gather of `mine` and agree() on `failure` in one exchange. Returns the
