@@ -18,7 +18,7 @@ targets=()
 for h in "${harnesses[@]}"; do targets+=("fuzz_$h"); done
 suites=(test_core_atomic_file test_io_model_file test_io_safetensors test_io_network_files test_data_csv test_data_idx test_data_npy test_data_npz
         test_data_matrix_file test_data_dataset test_energy_analytic test_energy_mlp test_sample_kernels
-        test_sample_samplers test_facade test_cli test_train_distributed test_density_distributed_ais)
+        test_sample_samplers test_facade test_cli test_core_communicator test_train_distributed test_density_distributed_ais)
 if [[ $run_tests -eq 1 ]]; then targets+=("${suites[@]}"); fi
 cmake --build --preset fuzz --target "${targets[@]}"
 

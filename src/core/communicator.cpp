@@ -2,6 +2,7 @@
 
 #include <ebm/core/error.hpp>
 
+#include <cstring>
 #include <new>
 
 namespace ebm {
@@ -65,17 +66,18 @@ void agree(const Communicator& comm, std::exception_ptr failure) {
   (void)gather_agreed(comm, {}, failure);
 }
 
-Gathered gather_agreed(const Communicator& comm, std::string_view mine, std::exception_ptr failure) {
-  if (comm.size() == 1) {
-    if (failure) std::rethrow_exception(failure);
-    return Gathered(std::string(mine), {{0, mine.size()}});
-  }
-  // '+' and the payload, or '-' and the failure's code.
-  const std::string code = failure ? encode(failure) : std::string();
-  const std::string_view body = failure ? std::string_view(code) : mine;
-  std::string message(body.size() + 1, failure ? '-' : '+');
+namespace {
+
+// '+' and the payload, or '-' and the failure's code.
+std::string with_status(std::string_view payload, const std::string& failure_code, bool failed) {
+  const std::string_view body = failed ? std::string_view(failure_code) : payload;
+  std::string message(body.size() + 1, failed ? '-' : '+');
   body.copy(message.data() + 1, body.size());
-  Gathered all = comm.all_gather(message);
+  return message;
+}
+
+// Throws as agree() does when any message carries a failure; else drops the status bytes.
+void settle(Gathered& all, std::exception_ptr failure) {
   std::string_view failed;
   for (int r = 0; r < all.size() && failed.empty(); ++r)
     if (all[r].empty() || all[r][0] != '+') failed = all[r].empty() ? std::string_view("-Ea rank sent nothing") : all[r];
@@ -83,6 +85,62 @@ Gathered gather_agreed(const Communicator& comm, std::string_view mine, std::exc
   if (failure) std::rethrow_exception(failure);
   if (!failed.empty()) throw_decoded(std::string(failed.substr(1)));
   all.skip(1);
+}
+
+}  // namespace
+
+Gathered Communicator::all_to_all(const std::vector<std::string>& to_each) const {
+  // Everyone's messages to everyone, each prefixed by its 8-byte length; rank r keeps the r-th
+  // of every sender's.
+  std::string mine;
+  for (const std::string& m : to_each) {
+    const std::uint64_t n = m.size();
+    mine.append(reinterpret_cast<const char*>(&n), sizeof n);
+    mine += m;
+  }
+  const Gathered all = all_gather(mine);
+  std::string bytes;
+  std::vector<std::pair<std::size_t, std::size_t>> ranges;
+  for (int from = 0; from < all.size(); ++from) {
+    std::string_view rest = all[from];
+    for (int to = 0; to < size(); ++to) {
+      std::uint64_t n = 0;
+      if (rest.size() < sizeof n) throw Error("Communicator::all_to_all: truncated message");
+      std::memcpy(&n, rest.data(), sizeof n);
+      rest.remove_prefix(sizeof n);
+      if (rest.size() < n) throw Error("Communicator::all_to_all: truncated message");
+      if (to == rank()) {
+        ranges.emplace_back(bytes.size(), bytes.size() + n);
+        bytes.append(rest.substr(0, n));
+      }
+      rest.remove_prefix(n);
+    }
+  }
+  return Gathered(std::move(bytes), std::move(ranges));
+}
+
+Gathered gather_agreed(const Communicator& comm, std::string_view mine, std::exception_ptr failure) {
+  if (comm.size() == 1) {
+    if (failure) std::rethrow_exception(failure);
+    return Gathered(std::string(mine), {{0, mine.size()}});
+  }
+  const std::string code = failure ? encode(failure) : std::string();
+  Gathered all = comm.all_gather(with_status(mine, code, failure != nullptr));
+  settle(all, failure);
+  return all;
+}
+
+Gathered exchange_agreed(const Communicator& comm, const std::vector<std::string>& to_each, std::exception_ptr failure) {
+  if (comm.size() == 1) {
+    if (failure) std::rethrow_exception(failure);
+    return Gathered(to_each.at(0), {{0, to_each.at(0).size()}});
+  }
+  const std::string code = failure ? encode(failure) : std::string();
+  std::vector<std::string> messages(static_cast<std::size_t>(comm.size()));
+  for (std::size_t q = 0; q < messages.size(); ++q)
+    messages[q] = with_status(failure || q >= to_each.size() ? std::string_view() : std::string_view(to_each[q]), code, failure != nullptr);
+  Gathered all = comm.all_to_all(messages);
+  settle(all, failure);
   return all;
 }
 

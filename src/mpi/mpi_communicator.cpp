@@ -53,6 +53,36 @@ class World final : public Communicator {
     return Gathered(std::move(all), std::move(ranges));
   }
 
+  Gathered all_to_all(const std::vector<std::string>& to_each) const override {
+    if (static_cast<int>(to_each.size()) != size_) throw Error("MPI: all_to_all needs one message per rank");
+    std::vector<int> send_lengths(static_cast<std::size_t>(size_)), send_offsets(static_cast<std::size_t>(size_));
+    std::string out;
+    for (int q = 0; q < size_; ++q) {
+      const std::string& m = to_each[static_cast<std::size_t>(q)];
+      if (out.size() + m.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+        throw Error("MPI: messages exceed MPI's 2 GiB limit");
+      send_offsets[static_cast<std::size_t>(q)] = static_cast<int>(out.size());
+      send_lengths[static_cast<std::size_t>(q)] = static_cast<int>(m.size());
+      out += m;
+    }
+    std::vector<int> lengths(static_cast<std::size_t>(size_)), offsets(static_cast<std::size_t>(size_));
+    check(MPI_Alltoall(send_lengths.data(), 1, MPI_INT, lengths.data(), 1, MPI_INT, MPI_COMM_WORLD), "MPI_Alltoall");
+    std::vector<std::pair<std::size_t, std::size_t>> ranges;
+    long long total = 0;
+    for (int r = 0; r < size_; ++r) {
+      const int n = lengths[static_cast<std::size_t>(r)];
+      if (total + n > std::numeric_limits<int>::max()) throw Error("MPI: messages exceed MPI's 2 GiB limit");
+      offsets[static_cast<std::size_t>(r)] = static_cast<int>(total);
+      ranges.emplace_back(static_cast<std::size_t>(total), static_cast<std::size_t>(total + n));
+      total += n;
+    }
+    std::string in(static_cast<std::size_t>(total), '\0');
+    check(MPI_Alltoallv(out.data(), send_lengths.data(), send_offsets.data(), MPI_BYTE, in.data(), lengths.data(), offsets.data(),
+                        MPI_BYTE, MPI_COMM_WORLD),
+          "MPI_Alltoallv");
+    return Gathered(std::move(in), std::move(ranges));
+  }
+
  private:
   int rank_ = 0, size_ = 1;
 };

@@ -76,6 +76,7 @@ struct Trainer<T>::Impl {
   EarlyStopping early;
   std::int64_t step = 0;
   detail::BlockSum<T> block_sum;
+  std::vector<std::pair<Index, Index>> parameter_shapes;  // the gradients' shapes, bind() order
 
   Impl(Model<T>& m, const ObjectiveOptions& obj, const TrainerOptions& options, const Communicator& c)
       : model(m),
@@ -85,6 +86,7 @@ struct Trainer<T>::Impl {
         optimizer(options.optimizer == OptimizerKind::Adam ? Optimizer<T>(options.adam) : Optimizer<T>(options.sgd)),
         early(options.patience, options.min_delta) {
     if (o.ema_decay > 0) ema = std::make_unique<Ema<T>>(o.ema_decay);
+    for (const ParameterSpec& p : m.parameter_specs()) parameter_shapes.emplace_back(p.rows, p.cols);
     if ((o.schedule.kind == LrSchedule::Kind::Cosine || o.schedule.kind == LrSchedule::Kind::Linear) &&
         o.schedule.total_steps == 0)
       o.schedule.total_steps = std::max<std::int64_t>(o.steps, o.schedule.warmup_steps + 1);
@@ -114,7 +116,10 @@ struct Trainer<T>::Impl {
       }
       return detail::Partial<T>{{r.loss, r.energy_data, r.energy_negatives}, std::move(r.gradients)};
     };
-    detail::Partial<T> total = block_sum(comm, blocks, block, [&] {
+    detail::Layout layout;
+    layout.scalars = 3;
+    if (with_gradient) layout.shapes = parameter_shapes;
+    detail::Partial<T> total = block_sum(comm, blocks, block, layout, [&] {
       std::string all;
       for (const std::string& records : replay) all += records;
       return all;

@@ -46,6 +46,10 @@ class Communicator {
   /// carry each rank's failure: a rank that fails anywhere then joins the next exchange with its
   /// failure (agreed() around its work), and every rank stops there instead of waiting.
   virtual Gathered all_gather(std::string_view mine) const = 0;
+  /// Collective: to_each[q] (size() messages) goes to rank q; returns what each rank sent to
+  /// this one, by rank. The default sends everything to everyone through all_gather (right,
+  /// but K times the traffic); an MPI communicator overrides it with MPI_Alltoallv.
+  virtual Gathered all_to_all(const std::vector<std::string>& to_each) const;
 };
 
 /// The communicator of a lone process (rank 0 of 1).
@@ -61,6 +65,10 @@ void agree(const Communicator& comm, std::exception_ptr failure);
 /// Collective: all_gather of `mine` and agree() on `failure` in one exchange. Returns the
 /// payloads by rank, or throws as agree() does when any rank failed.
 Gathered gather_agreed(const Communicator& comm, std::string_view mine, std::exception_ptr failure);
+
+/// Collective: all_to_all of `to_each` and agree() on `failure` in one exchange (as
+/// gather_agreed; a failing rank's to_each is ignored).
+Gathered exchange_agreed(const Communicator& comm, const std::vector<std::string>& to_each, std::exception_ptr failure);
 
 /// How many failures gather_agreed() has thrown on this thread: a failure that came out of an
 /// agreement is known to every rank already and must not be agreed on again.
