@@ -21,6 +21,24 @@ void check(int code, const char* call) {
   throw Error(std::string("MPI: ") + call + " failed: " + std::string(text, static_cast<std::size_t>(length)));
 }
 
+// Where each rank's message goes in one receive buffer: MPI counts in int, so at most 2 GiB.
+struct Placement {
+  std::vector<int> offsets;
+  std::vector<std::pair<std::size_t, std::size_t>> ranges;
+  std::size_t total = 0;
+};
+Placement place(const std::vector<int>& lengths) {
+  Placement p;
+  for (const int n : lengths) {
+    if (p.total + static_cast<std::size_t>(n) > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+      throw Error("MPI: the messages of one exchange exceed MPI's 2 GiB limit");
+    p.offsets.push_back(static_cast<int>(p.total));
+    p.ranges.emplace_back(p.total, p.total + static_cast<std::size_t>(n));
+    p.total += static_cast<std::size_t>(n);
+  }
+  return p;
+}
+
 class World final : public Communicator {
  public:
   World() {
@@ -30,27 +48,18 @@ class World final : public Communicator {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
 
-  // Lengths first, then the bytes: MPI_Allgatherv counts in int, so a message is at most 2 GiB.
+  // Lengths first, then the bytes.
   Gathered all_gather(std::string_view mine) const override {
     if (mine.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
       throw Error("MPI: a message of " + std::to_string(mine.size()) + " bytes exceeds MPI's 2 GiB limit");
     const int length = static_cast<int>(mine.size());
     std::vector<int> lengths(static_cast<std::size_t>(size_));
     check(MPI_Allgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, MPI_COMM_WORLD), "MPI_Allgather");
-    std::vector<int> offsets(static_cast<std::size_t>(size_));
-    std::vector<std::pair<std::size_t, std::size_t>> ranges;
-    long long total = 0;
-    for (int r = 0; r < size_; ++r) {
-      const int n = lengths[static_cast<std::size_t>(r)];
-      if (total + n > std::numeric_limits<int>::max()) throw Error("MPI: gathered messages exceed MPI's 2 GiB limit");
-      offsets[static_cast<std::size_t>(r)] = static_cast<int>(total);
-      ranges.emplace_back(static_cast<std::size_t>(total), static_cast<std::size_t>(total + n));
-      total += n;
-    }
-    std::string all(static_cast<std::size_t>(total), '\0');
-    check(MPI_Allgatherv(mine.data(), length, MPI_BYTE, all.data(), lengths.data(), offsets.data(), MPI_BYTE, MPI_COMM_WORLD),
+    Placement p = place(lengths);
+    std::string all(p.total, '\0');
+    check(MPI_Allgatherv(mine.data(), length, MPI_BYTE, all.data(), lengths.data(), p.offsets.data(), MPI_BYTE, MPI_COMM_WORLD),
           "MPI_Allgatherv");
-    return Gathered(std::move(all), std::move(ranges));
+    return Gathered(std::move(all), std::move(p.ranges));
   }
 
   Gathered all_to_all(const std::vector<std::string>& to_each) const override {
@@ -65,22 +74,14 @@ class World final : public Communicator {
       send_lengths[static_cast<std::size_t>(q)] = static_cast<int>(m.size());
       out += m;
     }
-    std::vector<int> lengths(static_cast<std::size_t>(size_)), offsets(static_cast<std::size_t>(size_));
+    std::vector<int> lengths(static_cast<std::size_t>(size_));
     check(MPI_Alltoall(send_lengths.data(), 1, MPI_INT, lengths.data(), 1, MPI_INT, MPI_COMM_WORLD), "MPI_Alltoall");
-    std::vector<std::pair<std::size_t, std::size_t>> ranges;
-    long long total = 0;
-    for (int r = 0; r < size_; ++r) {
-      const int n = lengths[static_cast<std::size_t>(r)];
-      if (total + n > std::numeric_limits<int>::max()) throw Error("MPI: messages exceed MPI's 2 GiB limit");
-      offsets[static_cast<std::size_t>(r)] = static_cast<int>(total);
-      ranges.emplace_back(static_cast<std::size_t>(total), static_cast<std::size_t>(total + n));
-      total += n;
-    }
-    std::string in(static_cast<std::size_t>(total), '\0');
-    check(MPI_Alltoallv(out.data(), send_lengths.data(), send_offsets.data(), MPI_BYTE, in.data(), lengths.data(), offsets.data(),
+    Placement p = place(lengths);
+    std::string in(p.total, '\0');
+    check(MPI_Alltoallv(out.data(), send_lengths.data(), send_offsets.data(), MPI_BYTE, in.data(), lengths.data(), p.offsets.data(),
                         MPI_BYTE, MPI_COMM_WORLD),
           "MPI_Alltoallv");
-    return Gathered(std::move(in), std::move(ranges));
+    return Gathered(std::move(in), std::move(p.ranges));
   }
 
  private:
