@@ -41,10 +41,10 @@ void check_memory(const SampleRequest& r, Index dim, Index kept_updates) {
 
 template <class T>
 void fill_chain_options(ChainOptions<T>& c, const SampleRequest& r, Index burn_in, Index kept_updates, Index dim,
-                        Initialization<T> init, Index first_chain) {
-  check_memory<T>(r, dim, kept_updates);
-  c.chains = r.chains;
-  c.first_chain = static_cast<std::uint64_t>(first_chain);
+                        Initialization<T> init, Share chains) {
+  check_memory<T>(r, dim, kept_updates);  // all r.chains: every process ends with every draw
+  c.chains = chains.last - chains.first;
+  c.first_chain = static_cast<std::uint64_t>(chains.first);
   c.steps = r.steps;
   c.burn_in = burn_in;
   c.thin = r.thin;
@@ -56,7 +56,7 @@ void fill_chain_options(ChainOptions<T>& c, const SampleRequest& r, Index burn_i
 
 // Annealed Langevin over the model's own noise levels (NCSN), steps scaled by sigma^2.
 template <class T>
-Sampled<T> sample_ncsn(const LoadedEnergy<T>& e, const SampleRequest& r, Initialization<T> init, Index first_chain) {
+Sampled<T> sample_ncsn(const LoadedEnergy<T>& e, const SampleRequest& r, Initialization<T> init, Share chains) {
   if (!e.conditional())
     throw InvalidArgument("sampler: ncsn needs a noise-conditional model, and " + e.source +
                           " is not one (train one with an architecture that has a \"condition\", e.g. "
@@ -71,7 +71,7 @@ Sampled<T> sample_ncsn(const LoadedEnergy<T>& e, const SampleRequest& r, Initial
     throw InvalidArgument("burn_in: counts within the last level for ncsn sampling, must be < " + std::to_string(per_level) +
                           ", got " + std::to_string(burn_in));
   AnnealedOptions<T> o;
-  fill_chain_options(o, r, burn_in, per_level - burn_in, e.dim(), std::move(init), first_chain);
+  fill_chain_options(o, r, burn_in, per_level - burn_in, e.dim(), std::move(init), chains);
   o.levels = levels;
   o.steps_per_level = per_level;
   o.sigma_max = static_cast<T>(ladder.front());
@@ -89,7 +89,7 @@ Sampled<T> sample_ncsn(const LoadedEnergy<T>& e, const SampleRequest& r, Initial
 }
 
 template <class T>
-Sampled<T> sample_annealed(const LoadedEnergy<T>& e, const SampleRequest& r, Initialization<T> init, Index first_chain) {
+Sampled<T> sample_annealed(const LoadedEnergy<T>& e, const SampleRequest& r, Initialization<T> init, Share chains) {
   const Index levels = r.levels.value_or(10);
   if (r.steps < levels)
     throw InvalidArgument("steps: annealed sampling needs at least one step per level (levels " + std::to_string(levels) +
@@ -100,7 +100,7 @@ Sampled<T> sample_annealed(const LoadedEnergy<T>& e, const SampleRequest& r, Ini
     throw InvalidArgument("burn_in: counts within the last level for annealed sampling, must be <= " +
                           std::to_string(per_level) + ", got " + std::to_string(burn_in));
   AnnealedOptions<T> o;
-  fill_chain_options(o, r, burn_in, per_level - burn_in, e.dim(), std::move(init), first_chain);
+  fill_chain_options(o, r, burn_in, per_level - burn_in, e.dim(), std::move(init), chains);
   o.levels = levels;
   o.steps_per_level = per_level;
   o.max_temperature = static_cast<T>(r.max_temperature);
@@ -112,12 +112,12 @@ Sampled<T> sample_annealed(const LoadedEnergy<T>& e, const SampleRequest& r, Ini
 }
 
 template <class T>
-Sampled<T> sample_kernel(const LoadedEnergy<T>& e, const SampleRequest& r, Initialization<T> init, Index first_chain) {
+Sampled<T> sample_kernel(const LoadedEnergy<T>& e, const SampleRequest& r, Initialization<T> init, Share chains) {
   const Index burn_in = r.burn_in.value_or(r.steps / 2);
   if (burn_in > r.steps)
     throw InvalidArgument("burn_in: must be <= steps (" + std::to_string(r.steps) + "), got " + std::to_string(burn_in));
   ChainOptions<T> o;
-  fill_chain_options(o, r, burn_in, r.steps - burn_in, e.dim(), std::move(init), first_chain);
+  fill_chain_options(o, r, burn_in, r.steps - burn_in, e.dim(), std::move(init), chains);
   SamplerSettings<T> settings;
   if (r.step_size) settings.step_size = static_cast<T>(*r.step_size);
   if (r.target_accept) settings.target_acceptance = static_cast<T>(*r.target_accept);
@@ -189,17 +189,15 @@ Sampled<T> sample(const LoadedEnergy<T>& e, const SampleRequest& r) {
   // This process's chains: a contiguous share, each chain drawing from its own stream, so the
   // shares gathered in order are the draws of one process running them all.
   const Share mine = share_of(r.chains, comm.rank(), comm.size());
-  SampleRequest local = r;
-  local.chains = mine.last - mine.first;
   Sampled<T> s;
   std::exception_ptr failure;
   try {
     Initialization<T> init = data_initialization(e, r.chains, r.init_scale, r.seed);
     if (init.kind == Initialization<T>::Kind::Points && init.points.rows() == r.chains)
-      init.points = Mat<T>(init.points.middleRows(mine.first, local.chains));
-    s = r.sampler == "ncsn"       ? sample_ncsn(e, local, std::move(init), mine.first)
-        : r.sampler == "annealed" ? sample_annealed(e, local, std::move(init), mine.first)
-                                  : sample_kernel(e, local, std::move(init), mine.first);
+      init.points = Mat<T>(init.points.middleRows(mine.first, mine.last - mine.first));
+    s = r.sampler == "ncsn"       ? sample_ncsn(e, r, std::move(init), mine)
+        : r.sampler == "annealed" ? sample_annealed(e, r, std::move(init), mine)
+                                  : sample_kernel(e, r, std::move(init), mine);
   } catch (...) {
     failure = std::current_exception();
   }
