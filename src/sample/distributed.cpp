@@ -44,16 +44,23 @@ std::string encode_chains(const SampleResult<T>& r) {
   return w.take();
 }
 
+// The processes' matrices one under another, copied once.
 template <class T>
-void stack(Mat<T>& all, const Mat<T>& more) {
-  if (more.rows() == 0) return;
-  if (all.rows() == 0) {
-    all = more;
-    return;
-  }
-  Mat<T> joined(all.rows() + more.rows(), all.cols());
-  joined << all, more;
-  all = std::move(joined);
+Mat<T> stack(const std::vector<Mat<T>>& parts) {
+  Index rows = 0, cols = 0;
+  for (const Mat<T>& m : parts)
+    if (m.rows() > 0) {
+      rows += m.rows();
+      cols = m.cols();
+    }
+  Mat<T> all(rows, cols);
+  Index at = 0;
+  for (const Mat<T>& m : parts)
+    if (m.rows() > 0) {
+      all.middleRows(at, m.rows()) = m;
+      at += m.rows();
+    }
+  return all;
 }
 
 template <class V>
@@ -63,19 +70,23 @@ void extend(std::vector<V>& all, const std::vector<V>& more) {
 
 // Appends process `rank`'s chains (encode_chains) to `all`. Kernel notes summarise a process's
 // own chains (tempering's swap rates), so they are kept with the process they describe.
+// The matrices and step sizes are collected in `parts` and stacked once at the end.
 template <class T>
-void append_chains(SampleResult<T>& all, std::string_view bytes, int rank, int processes) {
+struct Parts {
+  std::vector<Mat<T>> samples, trace, final_state;
+  std::vector<T> step_size;
+};
+
+template <class T>
+void append_chains(SampleResult<T>& all, Parts<T>& parts, std::string_view bytes, int rank, int processes) {
   ByteReader in(bytes);
-  stack(all.samples, in.matrix<T>());
+  parts.samples.push_back(in.matrix<T>());
   all.draws_per_chain = static_cast<Index>(in.value<std::int64_t>());
   for (std::int64_t c : in.values<std::int64_t>()) all.chains_kept.push_back(static_cast<Index>(c));
-  stack(all.trace, in.matrix<T>());
+  parts.trace.push_back(in.matrix<T>());
   all.trace_length = static_cast<Index>(in.value<std::int64_t>());
-  stack(all.final_state, in.matrix<T>());
-  const std::vector<T> steps = in.values<T>();
-  Vec<T> step_size(all.step_size.size() + static_cast<Index>(steps.size()));
-  step_size << all.step_size, Eigen::Map<const Vec<T>>(steps.data(), static_cast<Index>(steps.size()));
-  all.step_size = std::move(step_size);
+  parts.final_state.push_back(in.matrix<T>());
+  extend(parts.step_size, in.values<T>());
   extend(all.accepted, in.values<std::int64_t>());
   extend(all.proposed, in.values<std::int64_t>());
   extend(all.stats.acceptance, in.values<T>());
@@ -104,7 +115,12 @@ SampleResult<T> gather_chains(const Communicator& comm, SampleResult<T> mine, st
   }
   const Gathered all = gather_agreed(comm, failure ? std::string() : encode_chains(mine), failure);
   SampleResult<T> joined;
-  for (int k = 0; k < all.size(); ++k) append_chains(joined, all[k], k, comm.size());
+  Parts<T> parts;
+  for (int k = 0; k < all.size(); ++k) append_chains(joined, parts, all[k], k, comm.size());
+  joined.samples = stack(parts.samples);
+  joined.trace = stack(parts.trace);
+  joined.final_state = stack(parts.final_state);
+  joined.step_size = Eigen::Map<const Vec<T>>(parts.step_size.data(), static_cast<Index>(parts.step_size.size()));
   joined.sampler = mine.sampler;
   return joined;
 }

@@ -284,8 +284,10 @@ struct Objective<T>::Impl {
   Mat<T> buffer;
   // Tapes for concurrent evaluate_rows calls (blocks on several threads): a tape is scratch
   // memory, so which one a call gets does not change its result.
-  std::mutex mutex;  // guards spare_tapes and the lazy creation of the buffer
+  std::mutex mutex;  // guards spare_tapes, the picks' cache and the lazy creation of the buffer
   std::vector<std::unique_ptr<ad::Tape<T>>> spare_tapes;
+  std::vector<Index> picks;  // batch_picks' cache, of step picks_step
+  std::uint64_t picks_step = 0;
 
   std::unique_ptr<ad::Tape<T>> take_tape() {
     std::lock_guard lock(mutex);
@@ -298,6 +300,15 @@ struct Objective<T>::Impl {
   void ensure_buffer() {
     std::lock_guard lock(mutex);
     if (buffer.rows() == 0) buffer = noise(o.buffer_size, kBufferInit, 0, 0);
+  }
+  // The whole batch's picks of the step, made once for all its blocks (each takes its part).
+  std::vector<Index> batch_picks(Index count, std::uint64_t step) {
+    std::lock_guard lock(mutex);
+    if (picks_step != step || static_cast<Index>(picks.size()) != count) {
+      picks = pick_chains(count, step);
+      picks_step = step;
+    }
+    return picks;
   }
   void return_tape(std::unique_ptr<ad::Tape<T>> t) {
     std::lock_guard lock(mutex);
@@ -402,7 +413,7 @@ struct Objective<T>::Impl {
       // without a chain.
       ensure_buffer();
       total_negatives = std::min(total_rows, buffer.rows());
-      const std::vector<Index> all = pick_chains(total_negatives, step);
+      const std::vector<Index> all = batch_picks(total_negatives, step);
       const Index count = std::clamp<Index>(total_negatives - first_row, 0, n);
       picked.assign(all.begin() + std::min<Index>(first_row, total_negatives), all.begin() + std::min<Index>(first_row, total_negatives) + count);
       Mat<T> start(count, dim);
