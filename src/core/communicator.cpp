@@ -1,8 +1,8 @@
 #include <ebm/core/communicator.hpp>
 
+#include <ebm/core/bytes.hpp>
 #include <ebm/core/error.hpp>
 
-#include <cstring>
 #include <new>
 
 namespace ebm {
@@ -90,30 +90,19 @@ void settle(Gathered& all, std::exception_ptr failure) {
 }  // namespace
 
 Gathered Communicator::all_to_all(const std::vector<std::string>& to_each) const {
-  // Everyone's messages to everyone, each prefixed by its 8-byte length; rank r keeps the r-th
-  // of every sender's.
-  std::string mine;
-  for (const std::string& m : to_each) {
-    const std::uint64_t n = m.size();
-    mine.append(reinterpret_cast<const char*>(&n), sizeof n);
-    mine += m;
-  }
-  const Gathered all = all_gather(mine);
+  // Everyone's messages to everyone; rank r keeps the r-th of every sender's.
+  ByteWriter mine;
+  for (const std::string& m : to_each) mine.text(m);
+  const Gathered all = all_gather(mine.take());
   std::string bytes;
   std::vector<std::pair<std::size_t, std::size_t>> ranges;
   for (int from = 0; from < all.size(); ++from) {
-    std::string_view rest = all[from];
+    ByteReader in(all[from]);
     for (int to = 0; to < size(); ++to) {
-      std::uint64_t n = 0;
-      if (rest.size() < sizeof n) throw Error("Communicator::all_to_all: truncated message");
-      std::memcpy(&n, rest.data(), sizeof n);
-      rest.remove_prefix(sizeof n);
-      if (rest.size() < n) throw Error("Communicator::all_to_all: truncated message");
-      if (to == rank()) {
-        ranges.emplace_back(bytes.size(), bytes.size() + n);
-        bytes.append(rest.substr(0, n));
-      }
-      rest.remove_prefix(n);
+      const std::string m = in.text();
+      if (to != rank()) continue;
+      ranges.emplace_back(bytes.size(), bytes.size() + m.size());
+      bytes += m;
     }
   }
   return Gathered(std::move(bytes), std::move(ranges));
