@@ -12,11 +12,11 @@ for d in rings moons 8gaussians; do
 done
 for seed in 1 2 3 4 5; do
   for d in rings moons 8gaussians; do
-    for cfg in "sm|--objective sm" \
-               "cd_old|--objective cd --steps 1000 --langevin-step-size 0.01 --energy-penalty 0" \
-               "pcd_old|--objective pcd --steps 1000 --energy-penalty 0" \
-               "cd_new|--objective cd --steps 5000 --langevin-step-size 0.05 --energy-penalty 0.1" \
-               "pcd_new|--objective pcd --steps 5000 --energy-penalty 0.1"; do
+    for cfg in "sm|--objective sm --schedule constant" \
+               "cd_old|--objective cd --schedule constant --steps 1000 --langevin-step-size 0.01 --energy-penalty 0" \
+               "pcd_old|--objective pcd --schedule constant --steps 1000 --energy-penalty 0" \
+               "cd_new|--objective cd --schedule constant --steps 5000 --langevin-step-size 0.05 --energy-penalty 0.1" \
+               "pcd_new|--objective pcd --schedule constant --steps 5000 --energy-penalty 0.1"; do
       name=${cfg%%|*}; args=${cfg#*|}
       out=m_${d}_${name}_${seed}.safetensors
       s0=$(date +%s.%N)

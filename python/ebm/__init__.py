@@ -123,7 +123,7 @@ def train(data, **options):
     ("sm"; ssm, dsm, cd, pcd), model ("mlp:128x128:softplus" or an architecture file),
     architecture (the architecture as JSON text or a dict), steps (1000; cd, pcd: 5000), batch (256),
     lr (1e-3), seed (0), held_out (0), checkpoint (None), checkpoint_every (0), resume (None),
-    callback (called with each step's log entry), schedule, optimizer, weight_decay, clip, ema,
+    callback (called with each step's log entry), schedule ("cosine"; pcd: "constant"), optimizer, weight_decay, clip, ema,
     standardize (True), eval_every, patience, sigma, sigma_max, noise_levels, projections,
     langevin_steps, langevin_step_size (cd 0.05, pcd 0.01), buffer_size, energy_penalty (cd, pcd: 0.1),
     restart_fraction,

@@ -150,7 +150,7 @@ void add_train(CLI::App& app, Context& ctx) {
   sub->add_option("--held-out", a->request.held_out, "Fraction of the data held out for evaluation (default 0)");
   sub->add_option("--eval-every", a->request.eval_every, "Held-out loss every K steps (default 0: at the end only)");
   sub->add_option("--patience", a->request.patience, "Early stopping after P held-out evaluations without improvement");
-  sub->add_option("--schedule", a->request.schedule, "Learning-rate schedule: constant, cosine, linear, step:EVERY[:GAMMA], exp:GAMMA, with ,warmup=N ,min=F");
+  sub->add_option("--schedule", a->request.schedule, "Learning-rate schedule: cosine (default; pcd: constant), constant, linear, step:EVERY[:GAMMA], exp:GAMMA, with ,warmup=N ,min=F");
   sub->add_option("--optimizer", a->request.optimizer, "adam (default), adamw or sgd")->transform(lowercase());
   sub->add_option("--weight-decay", a->request.weight_decay, "Weight decay (default 0)");
   sub->add_option("--clip", a->request.clip, "Clip the gradient norm to X (default 0: off)");

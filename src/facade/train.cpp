@@ -65,6 +65,7 @@ ObjectiveDefaults objective_defaults(const std::string& objective) {
     d.steps = 5000;
     d.energy_penalty = 0.1;
     if (objective == "cd") d.langevin_step_size = 0.05;
+    else d.schedule = "constant";
   }
   return d;
 }
@@ -76,6 +77,7 @@ double TrainRequest::langevin_step_size_or_default() const {
 double TrainRequest::energy_penalty_or_default() const {
   return energy_penalty.value_or(objective_defaults(objective).energy_penalty);
 }
+std::string TrainRequest::schedule_or_default() const { return schedule.value_or(objective_defaults(objective).schedule); }
 
 void TrainRequest::validate() const {
   at_least("steps", steps_or_default(), 1);
@@ -150,7 +152,7 @@ TrainerOptions TrainRequest::trainer_options() const {
     throw InvalidArgument("optimizer: expected adam, adamw or sgd, got '" + optimizer + "'");
   }
   try {
-    t.schedule = parse_lr_schedule(schedule);
+    t.schedule = parse_lr_schedule(schedule_or_default());
   } catch (const InvalidArgument& e) {
     throw InvalidArgument("schedule: " + std::string(e.what()));
   }
@@ -170,7 +172,7 @@ std::string TrainRequest::run_config() const {
                             {"batch", batch},
                             {"block-rows", block_rows},
                             {"lr", lr},
-                            {"schedule", schedule},
+                            {"schedule", schedule_or_default()},
                             {"optimizer", optimizer},
                             {"weight-decay", weight_decay},
                             {"clip", clip},

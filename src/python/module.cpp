@@ -667,7 +667,7 @@ PYBIND11_MODULE(_ebm, m) {
       "train",
       [](const py::handle& data, const std::string& objective, const std::string& model, std::optional<std::string> architecture,
          std::optional<std::int64_t> steps, std::int64_t batch, double lr, std::uint64_t seed, double held_out, std::optional<std::string> checkpoint,
-         std::int64_t checkpoint_every, std::optional<std::string> resume, py::object callback, const std::string& schedule,
+         std::int64_t checkpoint_every, std::optional<std::string> resume, py::object callback, std::optional<std::string> schedule,
          const std::string& optimizer, double weight_decay, double clip, double ema, bool standardize, std::int64_t eval_every,
          std::int64_t patience, double sigma, double sigma_max, std::int64_t noise_levels, std::int64_t projections,
          std::int64_t langevin_steps, std::optional<double> langevin_step_size, std::int64_t buffer_size, std::optional<double> energy_penalty,
@@ -686,7 +686,7 @@ PYBIND11_MODULE(_ebm, m) {
         r.checkpoint = checkpoint.value_or("");
         r.checkpoint_every = checkpoint_every;
         r.resume = resume.value_or("");
-        r.schedule = schedule;
+        r.schedule = std::move(schedule);
         r.optimizer = optimizer;
         r.weight_decay = weight_decay;
         r.clip = clip;

@@ -152,7 +152,9 @@ TEST(CliTrain, WritesAModelWithStandardisationAndAJsonLinesLog) {
     const auto j = nlohmann::json::parse(line);
     steps.push_back(j.at("step"));
     for (const char* key : {"loss", "lr", "grad_norm", "seconds"}) EXPECT_TRUE(j.at(key).is_number()) << line;
-    EXPECT_EQ(j.at("lr").get<double>(), 0.01);
+    // The default schedule, a cosine over the 60 steps: step k takes the rate of k - 1 done.
+    const double done = j.at("step").get<double>() - 1;
+    EXPECT_NEAR(j.at("lr").get<double>(), 0.01 * 0.5 * (1 + std::cos(std::numbers::pi * done / 60)), 1e-12) << line;
     if (j.contains("held_out")) held_out_steps.push_back(j.at("step"));
   }
   EXPECT_EQ(steps, (std::vector<std::int64_t>{10, 20, 30, 40, 50, 60}));

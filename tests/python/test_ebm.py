@@ -258,7 +258,7 @@ def test_keyword_defaults_are_the_options_structs():
     for text in ("batch: int = 256", "lr: float = 0.001", "objective: str = 'sm'"):
         assert text in doc, text
     # Unset: the objective's own default (cd and pcd train longer, with an energy penalty).
-    for text in ("steps: Optional[int] = None", "energy_penalty: Optional[float] = None"):
+    for text in ("steps: Optional[int] = None", "energy_penalty: Optional[float] = None", "schedule: Optional[str] = None"):
         assert text in doc, text
     assert "steps (1000; cd, pcd: 5000)" in ebm.train.__doc__
 

@@ -20,10 +20,14 @@ namespace ebm::facade {
 /// matching, and without the energy penalty its energies drift apart and the run diverges; cd's
 /// short chains from noise need a larger Langevin step than pcd's persistent ones. Measured on
 /// the toy sets, held-out NLL over 5 seeds: docs/training.md, "Contrastive divergence defaults".
+/// At a constant learning rate the last iterate is as noisy as the last steps' mini-batches, so
+/// the rate decays by a cosine over the run; pcd does worse with it and keeps a constant rate:
+/// docs/training.md, "The learning-rate schedule".
 struct ObjectiveDefaults {
   std::int64_t steps = 1000;
   double langevin_step_size = 0.01;
   double energy_penalty = 0;
+  std::string schedule = "cosine";  // train/optimizer.hpp parse_lr_schedule; pcd: constant
 };
 /// The defaults of `objective` (sm, ssm, dsm: the plain ObjectiveDefaults; an unknown name too,
 /// TrainRequest::validate names it).
@@ -43,7 +47,8 @@ struct TrainRequest {
   /// Rows per block of a batch: the unit of work shared out among processes (TrainerOptions).
   std::int64_t block_rows = 64;
   double lr = 1e-3;
-  std::string schedule = "constant";  // train/optimizer.hpp parse_lr_schedule
+  /// train/optimizer.hpp parse_lr_schedule; unset: the objective's default.
+  std::optional<std::string> schedule;
   std::string optimizer = "adam";     // adam, adamw, sgd
   double weight_decay = 0, clip = 0, ema = 0;
   bool standardize = true;          // per column, statistics of the training split saved with the model
@@ -88,10 +93,12 @@ struct TrainRequest {
   /// A line for the user (the exact-SM route, constant columns), as soon as it is known.
   std::function<void(const std::string&)> on_note;
 
-  /// steps, langevin_step_size and energy_penalty as given, else objective_defaults(objective)'s.
+  /// steps, langevin_step_size, energy_penalty and schedule as given, else
+  /// objective_defaults(objective)'s.
   std::int64_t steps_or_default() const;
   double langevin_step_size_or_default() const;
   double energy_penalty_or_default() const;
+  std::string schedule_or_default() const;
 
   /// InvalidArgument "name: must be ..., got v" for the first bad field.
   void validate() const;
