@@ -91,6 +91,25 @@ TEST(FacadeRequests, ContrastiveDivergenceHasItsOwnDefaults) {
   EXPECT_EQ(message_of([&] { t.validate(); }), "langevin_step_size: must be > 0, got -1");
 }
 
+// The rate decays by a cosine over the run, except for pcd; a schedule given is kept, and the
+// saved options hold the one used.
+TEST(FacadeRequests, TheScheduleDefaultsToACosineExceptForPcd) {
+  TrainRequest t;
+  for (const char* objective : {"sm", "ssm", "dsm", "cd"}) {
+    t.objective = objective;
+    EXPECT_EQ(t.trainer_options().schedule.kind, ebm::LrSchedule::Kind::Cosine) << objective;
+    EXPECT_EQ(nlohmann::json::parse(t.run_config())["schedule"], "cosine") << objective;
+  }
+  t.objective = "pcd";
+  EXPECT_EQ(t.trainer_options().schedule.kind, ebm::LrSchedule::Kind::Constant);
+  EXPECT_EQ(nlohmann::json::parse(t.run_config())["schedule"], "constant");
+  t.objective = "sm";
+  t.schedule = "constant";
+  EXPECT_EQ(t.trainer_options().schedule.kind, ebm::LrSchedule::Kind::Constant);
+  t.schedule = "sine";
+  EXPECT_EQ(message_of([&] { t.validate(); }).rfind("schedule: ", 0), 0u);
+}
+
 TEST(FacadeSample, NutsOnAGaussianHasItsMoments) {
   const LoadedEnergy<double> e = energy_from_json_text<double>(kGaussian);
   SampleRequest r;
