@@ -37,10 +37,12 @@ enum class ObjectiveKind { ExactSm, SlicedSm, DenoisingSm, Cd, Pcd };
 std::string_view objective_name(ObjectiveKind kind);
 ObjectiveKind parse_objective(std::string_view name);
 
-/// How exact score matching gets the Laplacian. Forward: propagated through a model with the
-/// DenseChain capability (a plain MLP) with the Jacobian (or, when D exceeds the first width, a
-/// factor of its Gram matrix); Naive: D backward passes (any model; the reference in tests).
-/// Auto: Forward when the model offers it.
+/// How exact and sliced score matching get their second derivatives. Forward: propagated through
+/// a model with the DenseChain capability (a plain MLP): for exact SM the Jacobian (or, when D
+/// exceeds the first width, a factor of its Gram matrix) and the Laplacian, for sliced SM the
+/// projection's tangent and v^T H v; Naive: backward passes through the gradient (any model; the
+/// reference in tests): D of them for exact SM, one for sliced. Auto: Forward when the model
+/// offers it.
 enum class LaplacianRoute { Auto, Forward, Naive };
 
 struct ObjectiveOptions {
