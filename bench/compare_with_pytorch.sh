@@ -88,9 +88,12 @@ def read(path):
 
 def load_model(path):
     state, meta = read(path)
-    w = json.loads(meta["ebm"])["architecture"]["widths"]
-    assert json.loads(meta["ebm"])["architecture"]["activation"] == "softplus"
-    assert len(w) == 4 and w[2] == w[1] and w[3] == 1, w  # the peer's D -> H -> H -> 1
+    # Model files of format 2 describe the network by its layers (docs/networks.md); the peer's
+    # is D -> H -> H -> 1 with softplus, whose linear layers are 0, 2 and 4 in both.
+    assert "softplus" in meta["ebm"], meta["ebm"]
+    assert sorted(state) == ["0.bias", "0.weight", "2.bias", "2.weight", "4.bias", "4.weight"], sorted(state)
+    w = [state["0.weight"].shape[1], state["0.weight"].shape[0], state["2.weight"].shape[0], state["4.weight"].shape[0]]
+    assert w[2] == w[1] and w[3] == 1, w
     net = peer_torch.mlp(w[0], w[1])
     net.load_state_dict(state, strict=True)
     return net

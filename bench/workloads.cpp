@@ -97,8 +97,9 @@ struct TrainState {
   }
 
   // Files for the PyTorch loss check (see Workload::export_check), at the current weights and
-  // step 0's draws. The draws are recomputed as objectives.cpp makes them (streams 1 and 2 of
-  // the objective's seed at counter 0): the check fails loudly if that ever changes.
+  // step 0's draws. The draws are recomputed as objectives.cpp makes them (per-row streams of
+  // families 1 and 2 of the objective's seed, at counter 0): the check fails loudly if that ever
+  // changes.
   std::pair<double, double> export_check(const std::string& name, const std::string& prefix) {
     io::ModelInfo info;
     info.objective = name;
@@ -107,9 +108,10 @@ struct TrainState {
     io::TensorFile file;
     file.tensors.push_back(io::tensor_from("x", x));
     if (name == "ssm" || name == "dsm") {
+      // Row i's draws come from stream (family << 56 | i): family 1 the projections, 2 the noise.
       Mat<T> draws(x.rows(), x.cols());
-      CounterRng(kObjectiveSeed, name == "ssm" ? 1 : 2)
-          .normal<T>(0, std::span<T>(draws.data(), static_cast<std::size_t>(draws.size())));
+      CounterRng(kObjectiveSeed, std::uint64_t{name == "ssm" ? 1u : 2u} << 56)
+          .normal_rows<T>(0, static_cast<std::size_t>(x.cols()), std::span<T>(draws.data(), static_cast<std::size_t>(draws.size())));
       file.tensors.push_back(io::tensor_from(name == "ssm" ? "v" : "eps", draws));
     }
     const double loss32 = objective.evaluate(model, x, 0, false).loss;
