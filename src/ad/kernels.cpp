@@ -115,8 +115,14 @@ void matmul(const T* a, Index ar, Index ac, bool ta, const T* b, Index br, Index
     auto rows = [&](Index r0, Index r1) {
       row_product<T>(a + r0 * ac, ac, r1 - r0, k, panel, ldb, m, bias_row, out + r0 * m, m);
     };
-    if (parallel) parallel_for_chunks(n, chunk, rows);
-    else rows(0, n);
+    if (parallel) {
+      parallel_for_chunks(n, chunk, rows);
+    } else {
+      // In chunks on one thread too: the kernel runs every row against one column panel, then
+      // the next, so a chunk's rows stay in cache across the panels instead of the whole
+      // batch being read from memory once per panel (8 times at m = 128 on AVX2).
+      for (Index r0 = 0; r0 < n; r0 += kMatmulChunkRows) rows(r0, std::min(n, r0 + kMatmulChunkRows));
+    }
     return;
   }
   CMap<T> A(a, ar, ac), B(b, br, bc);
