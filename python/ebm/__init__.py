@@ -106,6 +106,21 @@ class Samples(_types.SimpleNamespace):
         c, s, d = self.draws.shape
         return f"<ebm.Samples {self.sampler}: {c} chains x {s} draws, D = {d}>"
 
+    def save(self, path):
+        """Writes the draws as `ebm sample -o` does, atomically: .csv, .tsv or .txt with the
+        columns chain, step, x0, ... (what `ebm diag` and `ebm plot trace` read), .npy the draws
+        alone, chains x draws rows, chain after chain. Values are written as float64."""
+        import numpy as np
+        c, s, d = self.draws.shape
+        flat = np.asarray(self.draws, dtype=np.float64).reshape(c * s, d)
+        if _os.fspath(path).endswith(".npy"):
+            _ebm.write_table(_os.fspath(path), flat, [])
+            return
+        chain = np.repeat(np.asarray(self.chains, dtype=np.float64), s)
+        step = np.tile(np.asarray(self.steps, dtype=np.float64), c)
+        _ebm.write_table(_os.fspath(path), np.column_stack([chain, step, flat]),
+                         ["chain", "step"] + [f"x{j}" for j in range(d)])
+
 
 def sample(energy, **options):
     """Draws samples from an Energy. Keywords (defaults as `ebm sample`): sampler ("mala";

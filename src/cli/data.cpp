@@ -52,7 +52,8 @@ void run_show(const ShowArgs& a) {
   const Table<double> t = read_table<double>(a.file);
   const MatD& x = t.values;
   const Index n = x.rows(), d = x.cols();
-  RowVec<double> mean = RowVec<double>::Zero(d), sd = RowVec<double>::Zero(d);
+  // No rows (a CSV with its header only): no statistics, null in JSON, "-" in the table.
+  RowVec<double> mean = RowVec<double>::Constant(d, NAN), sd = RowVec<double>::Constant(d, NAN);
   RowVec<double> lo = RowVec<double>::Constant(d, NAN), hi = RowVec<double>::Constant(d, NAN);
   if (n > 0) {
     mean = x.colwise().mean();
@@ -81,9 +82,10 @@ void run_show(const ShowArgs& a) {
   }
   std::printf("%s: %lld rows x %lld columns\n", a.file.c_str(), static_cast<long long>(n), static_cast<long long>(d));
   std::printf("%-16s %12s %12s %12s %12s\n", "column", "mean", "sd", "min", "max");
+  auto stat = [&](double v) { return n > 0 ? fmt(v) : std::string("-"); };
   for (Index j = 0; j < d; ++j)
-    std::printf("%-16s %12s %12s %12s %12s\n", t.columns[static_cast<std::size_t>(j)].c_str(), fmt(mean(j)).c_str(),
-                fmt(sd(j)).c_str(), fmt(lo(j)).c_str(), fmt(hi(j)).c_str());
+    std::printf("%-16s %12s %12s %12s %12s\n", t.columns[static_cast<std::size_t>(j)].c_str(), stat(mean(j)).c_str(),
+                stat(sd(j)).c_str(), stat(lo(j)).c_str(), stat(hi(j)).c_str());
   if (shown > 0) {
     std::printf("first %lld rows:\n", static_cast<long long>(shown));
     for (Index i = 0; i < shown; ++i) {

@@ -126,6 +126,22 @@ TEST(CliData, ShowPrintsShapeStatisticsAndRows) {
   EXPECT_EQ(doc.at("head")[2][0].get<double>(), x(2, 0));
 }
 
+// A CSV with its header and no rows: the shape and the column names, no statistics (no NaN).
+TEST(CliData, ShowOfAFileWithoutRowsHasNoStatistics) {
+  write_file("header_only.csv", "x,y\n");
+  const CommandResult t = run("data show header_only.csv");
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_NE(t.out.find("0 rows x 2 columns"), std::string::npos) << t.out;
+  EXPECT_EQ(t.out.find("nan"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("y                           -            -            -            -"), std::string::npos)
+      << t.out;
+  const CommandResult j = run("data show header_only.csv --json");
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  const auto doc = nlohmann::json::parse(j.out);
+  EXPECT_EQ(doc.at("rows"), 0);
+  for (const char* key : {"mean", "sd", "min", "max"}) EXPECT_TRUE(doc.at("columns")[1].at(key).is_null()) << key;
+}
+
 // ---------------------------------------------------------------- train, sample, ...
 
 TEST(CliTrain, WritesAModelWithStandardisationAndAJsonLinesLog) {

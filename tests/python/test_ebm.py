@@ -72,6 +72,16 @@ def test_sample_gives_the_cli_draws_bit_for_bit(work, cli_model):
         np.testing.assert_array_equal(rows[:, 2:].astype(np.float32), s.draws.reshape(c * n, d))
         np.testing.assert_array_equal(rows[:, 0], np.repeat(s.chains, n))
         np.testing.assert_array_equal(rows[:, 1], np.tile(s.steps, c))
+        # Samples.save writes the command's layout: the same columns and values, read back alike.
+        for ext in ("npy", "csv"):
+            s.save(work / f"py_{sampler}.{ext}")
+        saved, columns = ebm.datasets.read_table(work / f"py_{sampler}.csv")
+        assert columns == ["chain", "step", "x0", "x1"]
+        np.testing.assert_array_equal(saved[:, 2:].astype(np.float32), s.draws.reshape(c * n, d))
+        np.testing.assert_array_equal(saved[:, :2], rows[:, :2])
+        np.testing.assert_array_equal(np.load(work / f"py_{sampler}.npy").astype(np.float32), draws)
+        r = cli("diag", f"py_{sampler}.csv", cwd=work)
+        assert r.returncode == 0, r.stderr
 
 
 def test_energies_equal_the_cli(work, cli_model):
