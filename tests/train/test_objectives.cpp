@@ -81,26 +81,34 @@ struct RouteCase {
 
 class ForwardRoute : public ::testing::TestWithParam<RouteCase> {};
 
-TEST_P(ForwardRoute, EqualsTheNaiveRouteInLossAndGradient) {
-  const RouteCase& c = GetParam();
+ebm::Mlp<double> route_mlp(const RouteCase& c, std::uint64_t seed) {
   ebm::MlpOptions options;
   options.widths = c.widths;
   options.activation = c.activation;
-  options.seed = 11;
-  ebm::Mlp<double> mlp(options);
-  const ebm::ModelOf<double, ebm::Mlp<double>> model(mlp);
-  const MatD x = normal(c.rows, c.widths.front(), 4) * 1.5;
-  const auto fast = ebm::exact_score_matching(model, x, LaplacianRoute::Forward, true);
-  const auto naive = ebm::exact_score_matching(model, x, LaplacianRoute::Naive, true);
-  EXPECT_LE(std::abs(fast.loss - naive.loss) / std::abs(naive.loss), 1e-10) << fast.loss << " vs " << naive.loss;
-  ASSERT_EQ(fast.gradients.size(), naive.gradients.size());
+  options.seed = seed;
+  return ebm::Mlp<double>(options);
+}
+
+// The same loss and gradient up to rounding (1e-10 relative).
+void expect_same_result(const ebm::LossResult<double>& fast, const ebm::LossResult<double>& naive, const std::string& what) {
+  EXPECT_LE(std::abs(fast.loss - naive.loss) / std::abs(naive.loss), 1e-10) << what << ": " << fast.loss << " vs " << naive.loss;
+  ASSERT_EQ(fast.gradients.size(), naive.gradients.size()) << what;
   for (std::size_t k = 0; k < fast.gradients.size(); ++k) {
     if (naive.gradients[k].cwiseAbs().maxCoeff() == 0) {  // the last bias: no effect on the score
-      EXPECT_EQ(fast.gradients[k].cwiseAbs().maxCoeff(), 0.0) << "parameter " << k;
+      EXPECT_EQ(fast.gradients[k].cwiseAbs().maxCoeff(), 0.0) << what << ", parameter " << k;
       continue;
     }
-    EXPECT_LE(max_rel(fast.gradients[k], naive.gradients[k]), 1e-10) << "parameter " << k;
+    EXPECT_LE(max_rel(fast.gradients[k], naive.gradients[k]), 1e-10) << what << ", parameter " << k;
   }
+}
+
+TEST_P(ForwardRoute, EqualsTheNaiveRouteInLossAndGradient) {
+  const RouteCase& c = GetParam();
+  ebm::Mlp<double> mlp = route_mlp(c, 11);
+  const ebm::ModelOf<double, ebm::Mlp<double>> model(mlp);
+  const MatD x = normal(c.rows, c.widths.front(), 4) * 1.5;
+  expect_same_result(ebm::exact_score_matching(model, x, LaplacianRoute::Forward, true),
+                     ebm::exact_score_matching(model, x, LaplacianRoute::Naive, true), "exact");
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -127,11 +135,7 @@ INSTANTIATE_TEST_SUITE_P(
 // whose inputs are narrower and wider than their first layer.
 TEST_P(ForwardRoute, SlicedScoreMatchingEqualsItsNaiveRoute) {
   const RouteCase& c = GetParam();
-  ebm::MlpOptions options;
-  options.widths = c.widths;
-  options.activation = c.activation;
-  options.seed = 12;
-  ebm::Mlp<double> mlp(options);
+  ebm::Mlp<double> mlp = route_mlp(c, 12);
   const ebm::ModelOf<double, ebm::Mlp<double>> model(mlp);
   const MatD x = normal(c.rows, c.widths.front(), 5) * 1.5;
   for (bool variance_reduced : {true, false}) {
@@ -145,18 +149,9 @@ TEST_P(ForwardRoute, SlicedScoreMatchingEqualsItsNaiveRoute) {
       ebm::Objective<double> forward(o, x.cols(), 9);
       o.route = LaplacianRoute::Naive;
       ebm::Objective<double> naive(o, x.cols(), 9);
-      const auto a = forward.evaluate(model, x, 4, true), b = naive.evaluate(model, x, 4, true);
       const std::string what = std::string(variance_reduced ? "variance-reduced, " : "plain, ") +
                                (projection == ebm::ObjectiveOptions::Projection::Gaussian ? "gaussian" : "rademacher");
-      EXPECT_LE(std::abs(a.loss - b.loss) / std::abs(b.loss), 1e-10) << what << ": " << a.loss << " vs " << b.loss;
-      ASSERT_EQ(a.gradients.size(), b.gradients.size());
-      for (std::size_t k = 0; k < a.gradients.size(); ++k) {
-        if (b.gradients[k].cwiseAbs().maxCoeff() == 0) {  // the last bias: no effect on the score
-          EXPECT_EQ(a.gradients[k].cwiseAbs().maxCoeff(), 0.0) << what << ", parameter " << k;
-          continue;
-        }
-        EXPECT_LE(max_rel(a.gradients[k], b.gradients[k]), 1e-10) << what << ", parameter " << k;
-      }
+      expect_same_result(forward.evaluate(model, x, 4, true), naive.evaluate(model, x, 4, true), what);
     }
   }
 }
