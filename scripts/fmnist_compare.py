@@ -187,8 +187,8 @@ def main():
         subprocess.run(cmd, check=True, env={**os.environ, "OMP_WAIT_POLICY": "passive"})
         timings["ebm_model_ebm_cli_s"] = round(time.perf_counter() - t, 1)
     cli = np.load(cli_path)
-    if cli.shape[1] == 786:  # columns chain, step, x0..x783
-        cli = cli[:, 2:]
+    # `ebm sample -o FILE.npy` writes the draws alone (chains x draws rows of 784 pixels).
+    assert cli.shape[1] == 784, f"{cli_path}: expected 784 columns, got {cli.shape[1]}"
     sample_sets["ebm_model/ebm_cli"] = cli.astype(np.float32)
     result["sampling_seconds"] = timings
     result["samples"] = {}
